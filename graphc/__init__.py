@@ -1,0 +1,14 @@
+"""graphc: a graph IR compiler for Keras-style models, emitting ONNX for onnxruntime.
+
+Use it as ``import graphc as keras`` and ``from graphc import layers``.
+"""
+from . import activations, backend, initializers, layers, ops
+from .backend import clear_session, set_random_seed
+from .ir import Variable
+from .layers import Input, InputLayer, Layer
+from .models import Functional, Model, Sequential
+
+__version__ = "0.1.0"
+
+__all__ = ["Functional", "Input", "InputLayer", "Layer", "Model", "Sequential", "Variable", "activations",
+           "backend", "clear_session", "initializers", "layers", "ops", "set_random_seed"]

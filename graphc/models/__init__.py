@@ -1,0 +1,3 @@
+from .functional import Functional
+from .model import Model
+from .sequential import Sequential

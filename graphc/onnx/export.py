@@ -1,0 +1,192 @@
+"""IR -> ONNX ModelProto. The only module (with ``graphc.onnx.importer``) that builds protobufs."""
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from graphc.ir import Graph, Value
+from graphc.ops import get_op
+from graphc.ops.base import LowerContext
+
+DEFAULT_OPSET = 17
+DEFAULT_IR_VERSION = 9
+MAX_OPSET = 21
+
+_DTYPES = {
+    "float32": TensorProto.FLOAT, "float64": TensorProto.DOUBLE, "float16": TensorProto.FLOAT16,
+    "int8": TensorProto.INT8, "uint8": TensorProto.UINT8, "int32": TensorProto.INT32,
+    "int64": TensorProto.INT64, "bool": TensorProto.BOOL,
+}
+
+
+def onnx_dtype(name: str) -> int:
+    return _DTYPES[name]
+
+
+def _value_info(name: str, value: Value) -> onnx.ValueInfoProto:
+    dims = [d if isinstance(d, int) else (d if isinstance(d, str) else None) for d in value.shape]
+    return helper.make_tensor_value_info(name, onnx_dtype(value.dtype), dims)
+
+
+def _clean(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_./:-]", "_", text)
+
+
+class _Lowering(LowerContext):
+    def __init__(self, opset: int):
+        self.opset = opset
+        self.nodes: list = []
+        self.initializers: list = []
+        self._names: set = set()
+        self._consts: dict = {}
+        self.node_prefix = ""
+        self.input_types: list = []
+
+    def unique(self, hint: str) -> str:
+        hint = _clean(hint)
+        name, k = hint, 1
+        while name in self._names:
+            name = f"{hint}_{k}"
+            k += 1
+        self._names.add(name)
+        return name
+
+    def fresh(self, hint: str) -> str:
+        return self.unique(f"{self.node_prefix}/{hint}" if self.node_prefix else hint)
+
+    def emit(self, op_type, inputs, outputs=1, domain="", **attrs):
+        if isinstance(outputs, int):
+            outputs = [self.fresh(op_type.lower()) for _ in range(outputs)]
+        attrs = {k: (numpy_helper.from_array(np.asarray(v)) if isinstance(v, np.ndarray) else v)
+                 for k, v in attrs.items() if v is not None}
+        name = self.unique(f"{self.node_prefix}/{op_type}" if self.node_prefix else op_type)
+        self.nodes.append(helper.make_node(op_type, list(inputs), list(outputs), name=name,
+                                           domain=domain or None, **attrs))
+        return list(outputs)
+
+    def const(self, array, hint="const"):
+        array = np.asarray(array)
+        key = (array.dtype.str, array.shape, array.tobytes())
+        if key in self._consts:
+            return self._consts[key]
+        name = self.unique(f"const/{hint}")
+        self.initializers.append(numpy_helper.from_array(array, name))
+        self._consts[key] = name
+        return name
+
+    def onnx_dtype(self, name: str) -> int:
+        return onnx_dtype(name)
+
+    def dtype_of(self, i: int) -> np.dtype:
+        return np.dtype(self.input_types[i].dtype)
+
+
+def to_onnx(
+    graph: Graph,
+    opset: int = DEFAULT_OPSET,
+    ir_version: int = DEFAULT_IR_VERSION,
+    params_as_inputs: bool = False,
+    param_names: dict | None = None,
+    producer: str = "graphc",
+) -> onnx.ModelProto:
+    """Lowers ``graph`` to an ONNX model.
+
+    Args:
+        graph: the IR graph; its Input nodes become graph inputs in order, its outputs the outputs.
+        opset: default-domain opset, 13 to 21.
+        ir_version: ONNX IR version stamped on the model (onnx stamps its newest otherwise).
+        params_as_inputs: parameters become graph inputs (training steps, runtime sessions) instead
+            of initializers (deployment).
+        param_names: optional ONNX name per variable path.
+
+    Returns:
+        The ModelProto, not yet checked.
+    """
+    if not 13 <= opset <= MAX_OPSET:
+        raise ValueError(f"opset: expected 13 to {MAX_OPSET}, received {opset}")
+    ctx = _Lowering(opset)
+    names: dict = {}
+    inputs, initializers, outputs = [], [], []
+    for v in graph.inputs:
+        names[v] = ctx.unique(v.name)
+        inputs.append(_value_info(names[v], v))
+    for name in graph.output_names:
+        ctx._names.add(_clean(name))  # reserve output names
+    param_values: dict = {}
+    for node in graph.nodes:
+        if node.op == "Param":
+            var = node.attrs["variable"]
+            pname = ctx.unique((param_names or {}).get(var.path, var.path))
+            names[node.output] = pname
+            param_values[pname] = (var, node.output)
+    for pname, (var, v) in param_values.items():
+        if params_as_inputs:
+            inputs.append(_value_info(pname, v))
+        else:
+            initializers.append(numpy_helper.from_array(np.asarray(var.value), pname))
+    # graph outputs get the user's names; an output that is also an input or repeated gets an Identity
+    out_alias: dict = {}
+    for v, name in zip(graph.outputs, graph.output_names):
+        if v not in names and v not in out_alias:
+            out_alias[v] = _clean(name)
+    for node in graph.nodes:
+        if node.op in ("Input", "Param"):
+            continue
+        scope = "/".join(node.scope)
+        ctx.node_prefix = scope
+        if node.op == "Constant":
+            names[node.output] = out_alias.get(node.output) or ctx.const(node.attrs["value"], "value")
+            if node.output in out_alias:
+                initializers.append(numpy_helper.from_array(node.attrs["value"], names[node.output]))
+            continue
+        ctx.inputs = [names[v] if v is not None else "" for v in node.inputs]
+        while ctx.inputs and ctx.inputs[-1] == "":
+            ctx.inputs.pop()
+        ctx.input_types = [v.type if v is not None else None for v in node.inputs]
+        ctx.outputs = []
+        for v in node.outputs:
+            names[v] = out_alias.get(v) or ctx.fresh(f"{node.op}_{node.id}" + (f":{v.index}" if v.index else ""))
+            ctx.outputs.append(names[v])
+        get_op(node.op).lower(ctx, node)
+    ctx.node_prefix = ""
+    for v, name in zip(graph.outputs, graph.output_names):
+        name = _clean(name)
+        if names[v] != name:
+            ctx.emit("Identity", [names[v]], [name])
+        outputs.append(_value_info(name, v))
+    onnx_graph = helper.make_graph(ctx.nodes, _clean(graph.name), inputs, outputs,
+                                   initializer=initializers + ctx.initializers)
+    model = helper.make_model(onnx_graph, opset_imports=[helper.make_opsetid("", opset)],
+                              producer_name=producer)
+    model.ir_version = ir_version
+    return model
+
+
+def check(model: onnx.ModelProto) -> None:
+    """Full ONNX check (with strict shape inference)."""
+    onnx.checker.check_model(model, full_check=True)
+
+
+def save_model(model: onnx.ModelProto, path: str) -> None:
+    """Writes atomically (temporary file, then rename); large models use external data."""
+    import os
+    import tempfile
+
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".graphc-", suffix=".onnx")
+    os.close(fd)
+    try:
+        if model.ByteSize() > 2_000_000_000:
+            onnx.save_model(model, tmp, save_as_external_data=True, all_tensors_to_one_file=True,
+                            location=os.path.basename(path) + ".data")
+        else:
+            onnx.save_model(model, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)

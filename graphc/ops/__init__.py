@@ -1,0 +1,15 @@
+"""Primitive ops: one OpDef per op (infer / ref / lower / grad) and the functional API layers use.
+
+Layers compose these functions inside ``call`` the way Keras layers compose ``keras.ops``; each
+function appends a node to the graph being traced (see ``Builder``).
+"""
+from . import elementwise, linalg, nn, reduce, shape  # noqa: F401  (registers the ops)
+from .base import REGISTRY, Builder, LowerContext, OpDef, OpError, current_builder, emit, get_op, register_op
+from .elementwise import (abs_, add, cast, div, elu, equal, erf, exp, greater, greater_or_equal, identity, isnan,
+                          leaky_relu, less, less_or_equal, log, logical_and, logical_not, maximum, minimum, mul,
+                          neg, pow_, reciprocal, relu, selu, sigmoid, sign, softplus, sqrt, sub, tanh, where)
+from .linalg import gemm, matmul
+from .nn import log_softmax, softmax, zeros_like
+from .reduce import reduce_max, reduce_mean, reduce_min, reduce_sum
+from .shape import (cast_int64, concat, dyn_reshape, expand, expand_like, flatten, gather, pad, reshape, reshape_like,
+                    shape_of, slice_, squeeze, transpose, unsqueeze)

@@ -1,0 +1,160 @@
+"""Reductions: ReduceSum, ReduceMean, ReduceMax, ReduceMin. ``axes=None`` reduces every axis.
+
+Lowering switches on opset: ReduceSum takes axes as an input from opset 13, the others from 18.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .base import OpDef, emit, normalize_axis, register_op
+
+
+def _axes(axes, rank):
+    if axes is None:
+        return tuple(range(rank))
+    return tuple(sorted(normalize_axis(a, rank) for a in axes))
+
+
+class _Reduce(OpDef):
+    np_fn = None
+    input_axes_from = 18
+
+    def infer(self, x, axes=None, keepdims=1):
+        ax = _axes(axes, x.rank)
+        if keepdims:
+            return x.with_shape(tuple(1 if i in ax else d for i, d in enumerate(x.shape)))
+        return x.with_shape(tuple(d for i, d in enumerate(x.shape) if i not in ax))
+
+    def ref(self, x, axes=None, keepdims=1):
+        return type(self).np_fn(x, axis=_axes(axes, x.ndim), keepdims=bool(keepdims)).astype(x.dtype)
+
+    def lower(self, ctx, node):
+        axes = node.attrs.get("axes")
+        keepdims = int(node.attrs.get("keepdims", 1))
+        if ctx.opset >= self.input_axes_from:
+            ins = list(ctx.inputs)
+            if axes is not None:
+                ins.append(ctx.const(np.asarray(axes, np.int64), "axes"))
+            ctx.emit(self.name, ins, ctx.outputs, keepdims=keepdims)
+        elif axes is not None:
+            ctx.emit(self.name, ctx.inputs, ctx.outputs, axes=list(axes), keepdims=keepdims)
+        else:
+            ctx.emit(self.name, ctx.inputs, ctx.outputs, keepdims=keepdims)
+
+    def _dy_expanded(self, node, dy):
+        """dY with the reduced axes restored as size 1 (keepdims form)."""
+        x = node.inputs[0]
+        if node.attrs.get("keepdims", 1):
+            return dy
+        from .shape import unsqueeze
+
+        return unsqueeze(dy, _axes(node.attrs.get("axes"), x.type.rank))
+
+
+@register_op
+class ReduceSum(_Reduce):
+    """dX = Expand(Unsqueeze(dY), Shape(X))."""
+
+    np_fn = np.sum
+    input_axes_from = 13
+
+    def grad(self, node, dys):
+        from .shape import expand_like
+
+        return [expand_like(self._dy_expanded(node, dys[0]), node.inputs[0])]
+
+
+@register_op
+class ReduceMean(_Reduce):
+    """dX = Expand(Unsqueeze(dY), Shape(X)) / n, n the number of reduced elements."""
+
+    np_fn = np.mean
+
+    def grad(self, node, dys):
+        from .elementwise import div
+        from .shape import expand_like
+
+        x = node.inputs[0]
+        dy = expand_like(self._dy_expanded(node, dys[0]), x)
+        return [div(dy, reduced_count(x, node.attrs.get("axes")))]
+
+
+@register_op
+class ReduceMax(_Reduce):
+    """dX = Where(X == Y, dY, 0), broadcast; ties each get the full gradient."""
+
+    np_fn = np.max
+
+    def grad(self, node, dys):
+        return [_select_grad(self, node, dys[0])]
+
+
+@register_op
+class ReduceMin(_Reduce):
+    np_fn = np.min
+
+    def grad(self, node, dys):
+        return [_select_grad(self, node, dys[0])]
+
+
+def _select_grad(op, node, dy):
+    from .elementwise import equal, where, zeros_like_scalar
+
+    x, y = node.inputs[0], node.outputs[0]
+    if not node.attrs.get("keepdims", 1):
+        from .shape import unsqueeze
+
+        y = unsqueeze(y, _axes(node.attrs.get("axes"), x.type.rank))
+    dy = op._dy_expanded(node, dy)
+    return where(equal(x, y), dy, zeros_like_scalar(dy))
+
+
+def reduced_count(x, axes):
+    """The number of elements reduced over ``axes`` of ``x``, as a Value of x's dtype."""
+    from .elementwise import cast
+    from .shape import gather, shape_of
+
+    dims = [x.shape[a] for a in _axes(axes, x.type.rank)]
+    if all(isinstance(d, int) for d in dims):
+        return np.asarray(int(np.prod(dims)), x.dtype)
+    sizes = gather(shape_of(x), np.asarray(_axes(axes, x.type.rank), np.int64))
+    return cast(reduce_prod_int(sizes), x.dtype)
+
+
+@register_op
+class ReduceProdInt(OpDef):
+    """Product of an int64 vector (for element counts of symbolic shapes)."""
+
+    differentiable = False
+
+    def infer(self, x):
+        return x.with_shape(())
+
+    def ref(self, x):
+        return np.asarray(np.prod(x), x.dtype)
+
+    def lower(self, ctx, node):
+        if ctx.opset >= 18:
+            ctx.emit("ReduceProd", ctx.inputs, ctx.outputs, keepdims=0)
+        else:
+            ctx.emit("ReduceProd", ctx.inputs, ctx.outputs, keepdims=0)
+
+
+def reduce_prod_int(x):
+    return emit("ReduceProdInt", x)
+
+
+def reduce_sum(x, axes=None, keepdims=True):
+    return emit("ReduceSum", x, axes=None if axes is None else tuple(axes), keepdims=int(keepdims))
+
+
+def reduce_mean(x, axes=None, keepdims=True):
+    return emit("ReduceMean", x, axes=None if axes is None else tuple(axes), keepdims=int(keepdims))
+
+
+def reduce_max(x, axes=None, keepdims=True):
+    return emit("ReduceMax", x, axes=None if axes is None else tuple(axes), keepdims=int(keepdims))
+
+
+def reduce_min(x, axes=None, keepdims=True):
+    return emit("ReduceMin", x, axes=None if axes is None else tuple(axes), keepdims=int(keepdims))

@@ -1,0 +1,436 @@
+"""Shape ops: Reshape, Flatten, Transpose, Concat, Split, Slice, Unsqueeze, Squeeze, Shape, Expand,
+Gather, Pad. Shape-like arguments are IR attributes; lowering turns them into int64 constant inputs
+where ONNX wants inputs."""
+from __future__ import annotations
+
+import numpy as np
+
+from graphc.ir import TensorType
+from graphc.ir.types import broadcast_shapes
+
+from .base import OpDef, emit, normalize_axis, register_op
+
+
+def _prod(dims):
+    n = 1
+    for d in dims:
+        if not isinstance(d, int):
+            return None
+        n *= d
+    return n
+
+
+def reshape_dims(in_shape: tuple, shape: tuple) -> tuple:
+    """ONNX Reshape (allowzero=0) on possibly symbolic dims: 0 copies, -1 infers."""
+    shape = tuple(int(s) for s in shape)
+    if shape.count(-1) > 1:
+        raise ValueError(f"Reshape target {shape} has more than one -1")
+    out = []
+    for i, s in enumerate(shape):
+        if s == 0:
+            if i >= len(in_shape):
+                raise ValueError(f"Reshape target {shape} copies axis {i} of a rank-{len(in_shape)} input")
+            out.append(in_shape[i])
+        else:
+            out.append(s)
+    if -1 in out:
+        total = _prod(in_shape)
+        known = _prod([d for d in out if d != -1])
+        k = out.index(-1)
+        if total is not None and known is not None:
+            if known == 0 or total % known:
+                raise ValueError(f"cannot reshape {in_shape} into {shape}")
+            out[k] = total // known
+        else:
+            # symbolic: -1 absorbs exactly one symbolic dim when the static parts agree
+            sym_in = [d for d in in_shape if not isinstance(d, int)]
+            sym_out = [d for d in out if d != -1 and not isinstance(d, int)]
+            rest_in = _prod([d for d in in_shape if isinstance(d, int)])
+            rest_out = _prod([d for d in out if d != -1 and isinstance(d, int)])
+            if len(sym_in) == 1 and not sym_out and rest_out and rest_in % rest_out == 0 and rest_in == rest_out:
+                out[k] = sym_in[0]
+            else:
+                out[k] = None
+    else:
+        total, known = _prod(in_shape), _prod(out)
+        if total is not None and known is not None and total != known:
+            raise ValueError(f"cannot reshape {in_shape} ({total} elements) into {tuple(out)} ({known} elements)")
+    return tuple(out)
+
+
+@register_op
+class Reshape(OpDef):
+    """Y = X reshaped to ``shape`` (0 copies the input dim, -1 infers). dX = Reshape(dY, Shape(X))."""
+
+    def infer(self, x, shape):
+        return x.with_shape(reshape_dims(x.shape, shape))
+
+    def ref(self, x, shape):
+        target = [x.shape[i] if s == 0 else s for i, s in enumerate(shape)]
+        return x.reshape(target)
+
+    def lower(self, ctx, node):
+        shape = ctx.const(np.asarray(node.attrs["shape"], np.int64), "shape")
+        ctx.emit("Reshape", [ctx.inputs[0], shape], ctx.outputs)
+
+    def grad(self, node, dys):
+        return [reshape_like(dys[0], node.inputs[0])]
+
+
+@register_op
+class DynReshape(OpDef):
+    """Y = Reshape(X, S) with the target shape S an int64 tensor computed in the graph."""
+
+    nondiff_inputs = (1,)
+
+    def infer(self, x, s, shape_hint=None):
+        if s.dtype != "int64" or s.rank != 1:
+            raise TypeError(f"shape input must be int64 of rank 1, received {s}")
+        if shape_hint is not None:
+            return x.with_shape(tuple(shape_hint))
+        n = s.shape[0]
+        return x.with_shape((None,) * n if isinstance(n, int) else ())
+
+    def ref(self, x, s, shape_hint=None):
+        return x.reshape([x.shape[i] if v == 0 else v for i, v in enumerate(s.tolist())])
+
+    def lower(self, ctx, node):
+        ctx.emit("Reshape", ctx.inputs, ctx.outputs)
+
+    def grad(self, node, dys):
+        return [reshape_like(dys[0], node.inputs[0]), None]
+
+
+@register_op
+class Flatten(OpDef):
+    """Y = X as 2-D: dims before ``axis`` multiplied, then the rest. dX = Reshape(dY, Shape(X))."""
+
+    def infer(self, x, axis=1):
+        axis = normalize_axis(axis, x.rank + 1)
+        a, b = _prod(x.shape[:axis]), _prod(x.shape[axis:])
+        if a is None and axis == 1:
+            a = x.shape[0]
+        return x.with_shape((a, b))
+
+    def ref(self, x, axis=1):
+        axis = axis % (x.ndim + 1)
+        return x.reshape(int(np.prod(x.shape[:axis])), -1) if x.size else x.reshape(int(np.prod(x.shape[:axis])), int(np.prod(x.shape[axis:])))
+
+    def grad(self, node, dys):
+        return [reshape_like(dys[0], node.inputs[0])]
+
+
+@register_op
+class Transpose(OpDef):
+    """Y = X with axes permuted by ``perm``. dX = Transpose(dY, inverse perm)."""
+
+    def infer(self, x, perm=None):
+        perm = tuple(perm) if perm is not None else tuple(reversed(range(x.rank)))
+        if sorted(perm) != list(range(x.rank)):
+            raise ValueError(f"perm {perm} is not a permutation of {x.rank} axes")
+        return x.with_shape(tuple(x.shape[p] for p in perm))
+
+    def ref(self, x, perm=None):
+        return np.transpose(x, perm)
+
+    def grad(self, node, dys):
+        perm = node.attrs.get("perm") or tuple(reversed(range(node.inputs[0].type.rank)))
+        return [transpose(dys[0], tuple(int(i) for i in np.argsort(perm)))]
+
+
+@register_op
+class Concat(OpDef):
+    """Y = X1 ++ X2 ++ ... along ``axis``. dXi = Slice of dY."""
+
+    def infer(self, *xs, axis):
+        if not xs:
+            raise ValueError("Concat needs at least one input")
+        rank = xs[0].rank
+        axis = normalize_axis(axis, rank)
+        for x in xs:
+            if x.rank != rank:
+                raise ValueError(f"Concat inputs must have one rank, received shapes {[t.shape for t in xs]}")
+            if x.dtype != xs[0].dtype:
+                raise TypeError(f"Concat inputs must have one dtype, received {[t.dtype for t in xs]}")
+        out = []
+        for i in range(rank):
+            if i == axis:
+                sizes = [x.shape[i] for x in xs]
+                out.append(sum(sizes) if all(isinstance(s, int) for s in sizes) else None)
+            else:
+                out.append(broadcast_shapes(*[(x.shape[i],) for x in xs])[0] if all(
+                    x.shape[i] == xs[0].shape[i] or not isinstance(x.shape[i], int) or not isinstance(xs[0].shape[i], int)
+                    for x in xs) else _concat_mismatch(xs, axis))
+        return TensorType(xs[0].dtype, tuple(out))
+
+    def ref(self, *xs, axis):
+        return np.concatenate(xs, axis=axis)
+
+    def grad(self, node, dys):
+        axis = normalize_axis(node.attrs["axis"], node.outputs[0].type.rank)
+        grads, start = [], 0
+        for x in node.inputs:
+            size = x.shape[axis]
+            if not isinstance(size, int):
+                raise NotImplementedError("Concat gradient along an axis of unknown size is not supported")
+            grads.append(slice_(dys[0], starts=(start,), ends=(start + size,), axes=(axis,)))
+            start += size
+        return grads
+
+
+def _concat_mismatch(xs, axis):
+    raise ValueError(f"Concat along axis {axis}: other dims must match, received shapes "
+                     + ", ".join(str(x.keras_shape()) for x in xs))
+
+
+@register_op
+class Slice(OpDef):
+    """Y = X[starts:ends:steps] on ``axes``. dX = Pad(dY) for step 1."""
+
+    def infer(self, x, starts, ends, axes=None, steps=None):
+        axes = tuple(axes) if axes is not None else tuple(range(len(starts)))
+        steps = tuple(steps) if steps is not None else (1,) * len(starts)
+        out = list(x.shape)
+        for s, e, a, st in zip(starts, ends, axes, steps):
+            a = normalize_axis(a, x.rank)
+            d = x.shape[a]
+            if isinstance(d, int):
+                out[a] = len(range(*slice(s, e, st).indices(d)))
+            elif s >= 0 and e >= 0 and st == 1 and e < 2**62:
+                out[a] = max(0, e - s)
+            else:
+                out[a] = None
+        return x.with_shape(tuple(out))
+
+    def ref(self, x, starts, ends, axes=None, steps=None):
+        axes = tuple(axes) if axes is not None else tuple(range(len(starts)))
+        steps = tuple(steps) if steps is not None else (1,) * len(starts)
+        idx = [slice(None)] * x.ndim
+        for s, e, a, st in zip(starts, ends, axes, steps):
+            idx[a] = slice(s, e, st)
+        return x[tuple(idx)]
+
+    def lower(self, ctx, node):
+        a = node.attrs
+        ins = [ctx.inputs[0], ctx.const(np.asarray(a["starts"], np.int64), "starts"),
+               ctx.const(np.asarray(a["ends"], np.int64), "ends")]
+        if a.get("axes") is not None or a.get("steps") is not None:
+            axes = a.get("axes") if a.get("axes") is not None else tuple(range(len(a["starts"])))
+            ins.append(ctx.const(np.asarray(axes, np.int64), "axes"))
+        if a.get("steps") is not None:
+            ins.append(ctx.const(np.asarray(a["steps"], np.int64), "steps"))
+        ctx.emit("Slice", ins, ctx.outputs)
+
+    def grad(self, node, dys):
+        x = node.inputs[0]
+        a = node.attrs
+        axes = a.get("axes") if a.get("axes") is not None else tuple(range(len(a["starts"])))
+        steps = a.get("steps") or (1,) * len(a["starts"])
+        if any(s != 1 for s in steps):
+            raise NotImplementedError("Slice gradient with steps other than 1 is not supported")
+        pads = [0] * (2 * x.type.rank)
+        for s, e, ax in zip(a["starts"], a["ends"], axes):
+            ax = normalize_axis(ax, x.type.rank)
+            d = x.shape[ax]
+            if not isinstance(d, int):
+                raise NotImplementedError("Slice gradient on an axis of unknown size is not supported")
+            s0, e0, _ = slice(s, e).indices(d)
+            pads[ax] = s0
+            pads[x.type.rank + ax] = d - max(e0, s0)
+        return [pad(dys[0], tuple(pads))]
+
+
+@register_op
+class Pad(OpDef):
+    """Constant padding; ``pads`` = [begin_0.., end_0..] as in ONNX. dX = Slice(dY)."""
+
+    def infer(self, x, pads, value=0.0, mode="constant"):
+        r = x.rank
+        if len(pads) != 2 * r:
+            raise ValueError(f"pads must have {2 * r} entries, received {len(pads)}")
+        out = [d + pads[i] + pads[r + i] if isinstance(d, int) else d for i, d in enumerate(x.shape)]
+        return x.with_shape(tuple(out))
+
+    def ref(self, x, pads, value=0.0, mode="constant"):
+        r = x.ndim
+        return np.pad(x, [(pads[i], pads[r + i]) for i in range(r)], constant_values=value)
+
+    def lower(self, ctx, node):
+        value = ctx.const(np.asarray(node.attrs.get("value", 0.0), ctx.dtype_of(0)), "pad_value")
+        ctx.emit("Pad", [ctx.inputs[0], ctx.const(np.asarray(node.attrs["pads"], np.int64), "pads"), value],
+                 ctx.outputs, mode=node.attrs.get("mode", "constant"))
+
+    def grad(self, node, dys):
+        r = node.inputs[0].type.rank
+        pads = node.attrs["pads"]
+        out_shape = node.outputs[0].shape
+        ends = tuple(-pads[r + i] if pads[r + i] else 2**62 for i in range(r))
+        del out_shape
+        return [slice_(dys[0], starts=tuple(pads[:r]), ends=ends, axes=tuple(range(r)))]
+
+
+@register_op
+class Unsqueeze(OpDef):
+    def infer(self, x, axes):
+        r = x.rank + len(axes)
+        axes = sorted(normalize_axis(a, r) for a in axes)
+        out = list(x.shape)
+        for a in axes:
+            out.insert(a, 1)
+        return x.with_shape(tuple(out))
+
+    def ref(self, x, axes):
+        r = x.ndim + len(axes)
+        return np.expand_dims(x, tuple(sorted(a % r for a in axes)))
+
+    def lower(self, ctx, node):
+        ctx.emit("Unsqueeze", [ctx.inputs[0], ctx.const(np.asarray(node.attrs["axes"], np.int64), "axes")], ctx.outputs)
+
+    def grad(self, node, dys):
+        return [reshape_like(dys[0], node.inputs[0])]
+
+
+@register_op
+class Squeeze(OpDef):
+    def infer(self, x, axes):
+        axes = {normalize_axis(a, x.rank) for a in axes}
+        for a in axes:
+            if isinstance(x.shape[a], int) and x.shape[a] != 1:
+                raise ValueError(f"cannot squeeze axis {a} of size {x.shape[a]}")
+        return x.with_shape(tuple(d for i, d in enumerate(x.shape) if i not in axes))
+
+    def ref(self, x, axes):
+        return np.squeeze(x, tuple(a % x.ndim for a in axes))
+
+    def lower(self, ctx, node):
+        ctx.emit("Squeeze", [ctx.inputs[0], ctx.const(np.asarray(node.attrs["axes"], np.int64), "axes")], ctx.outputs)
+
+    def grad(self, node, dys):
+        return [reshape_like(dys[0], node.inputs[0])]
+
+
+@register_op
+class Shape(OpDef):
+    differentiable = False
+
+    def infer(self, x):
+        return TensorType("int64", (x.rank,))
+
+    def ref(self, x):
+        return np.asarray(x.shape, np.int64)
+
+
+@register_op
+class Expand(OpDef):
+    """Y = X broadcast to the shape held by the int64 tensor S. dX = un-broadcast of dY."""
+
+    nondiff_inputs = (1,)
+
+    def infer(self, x, s, shape_hint=None):
+        if s.dtype != "int64":
+            raise TypeError(f"Expand shape must be int64, received {s.dtype}")
+        if shape_hint is not None:
+            return x.with_shape(broadcast_shapes(x.shape, tuple(shape_hint)))
+        n = s.shape[0] if s.rank == 1 and isinstance(s.shape[0], int) else x.rank
+        return x.with_shape((None,) * max(n, x.rank))
+
+    def ref(self, x, s, shape_hint=None):
+        return (x * np.ones(s.tolist(), dtype=x.dtype)).astype(x.dtype)
+
+    def lower(self, ctx, node):
+        ctx.emit("Expand", ctx.inputs, ctx.outputs)
+
+    def grad(self, node, dys):
+        return [dys[0], None]
+
+
+@register_op
+class Gather(OpDef):
+    """Y = take(X, indices, axis). dX = ScatterND-add of dY (axis 0)."""
+
+    nondiff_inputs = (1,)
+
+    def infer(self, x, idx, axis=0):
+        if idx.dtype not in ("int32", "int64"):
+            raise TypeError(f"Gather indices must be int32 or int64, received {idx.dtype}")
+        axis = normalize_axis(axis, x.rank)
+        return x.with_shape(x.shape[:axis] + idx.shape + x.shape[axis + 1:])
+
+    def ref(self, x, idx, axis=0):
+        return np.take(x, idx, axis=axis)
+
+    def grad(self, node, dys):
+        x, idx = node.inputs
+        if normalize_axis(node.attrs.get("axis", 0), x.type.rank) != 0:
+            raise NotImplementedError("Gather gradient is implemented for axis 0 (Embedding)")
+        zeros = emit("ConstantOfShapeLike", x)
+        ids = unsqueeze(cast_int64(idx), (-1,))
+        return [emit("ScatterNDAdd", zeros, ids, dys[0]), None]
+
+
+# -- functional API ---------------------------------------------------------------------------------
+
+def reshape(x, shape):
+    return emit("Reshape", x, shape=tuple(int(s) for s in shape))
+
+
+def dyn_reshape(x, s, shape_hint=None):
+    return emit("DynReshape", x, s, shape_hint=tuple(shape_hint) if shape_hint is not None else None)
+
+
+def reshape_like(x, like):
+    """Reshapes ``x`` to ``like``'s shape, statically when known, else through Shape(like)."""
+    if like.type.is_static:
+        if x.shape == like.shape:
+            return x
+        return reshape(x, like.shape)
+    return dyn_reshape(x, shape_of(like), shape_hint=like.shape)
+
+
+def flatten(x, axis=1):
+    return emit("Flatten", x, axis=axis)
+
+
+def transpose(x, perm):
+    return emit("Transpose", x, perm=tuple(int(p) for p in perm))
+
+
+def concat(xs, axis):
+    return emit("Concat", *xs, axis=int(axis))
+
+
+def slice_(x, starts, ends, axes=None, steps=None):
+    return emit("Slice", x, starts=tuple(starts), ends=tuple(ends), axes=tuple(axes) if axes is not None else None,
+                steps=tuple(steps) if steps is not None else None)
+
+
+def pad(x, pads, value=0.0):
+    return emit("Pad", x, pads=tuple(int(p) for p in pads), value=float(value))
+
+
+def unsqueeze(x, axes):
+    return emit("Unsqueeze", x, axes=tuple(axes))
+
+
+def squeeze(x, axes):
+    return emit("Squeeze", x, axes=tuple(axes))
+
+
+def shape_of(x):
+    return emit("Shape", x)
+
+
+def expand(x, s, shape_hint=None):
+    return emit("Expand", x, s, shape_hint=tuple(shape_hint) if shape_hint is not None else None)
+
+
+def expand_like(x, like):
+    return expand(x, shape_of(like), shape_hint=like.shape)
+
+
+def gather(x, idx, axis=0):
+    return emit("Gather", x, idx, axis=int(axis))
+
+
+def cast_int64(x):
+    return x if x.dtype == "int64" else emit("Cast", x, to="int64")

@@ -1,0 +1,57 @@
+"""Execution providers: what the user asked for, what onnxruntime has, and the fallback said aloud."""
+from __future__ import annotations
+
+import warnings
+
+import onnxruntime as ort
+
+DEVICES = ("cpu", "cuda", "auto")
+
+
+def available_providers() -> list[str]:
+    return list(ort.get_available_providers())
+
+
+def resolve_device(device: str | None) -> str:
+    """Maps ``"cpu" | "cuda" | "auto" | None`` to the device that will run: ``"cpu"`` or ``"cuda"``.
+
+    Asking for CUDA where onnxruntime has no CUDA provider warns and falls back to the CPU.
+    """
+    device = (device or "cpu").lower()
+    if device not in DEVICES:
+        raise ValueError(f"device: expected one of {DEVICES}, received {device!r}")
+    has_cuda = "CUDAExecutionProvider" in available_providers()
+    if device == "auto":
+        return "cuda" if has_cuda else "cpu"
+    if device == "cuda" and not has_cuda:
+        warnings.warn(
+            "device='cuda' was requested but this onnxruntime has no CUDAExecutionProvider "
+            f"(available: {', '.join(available_providers())}); running on the CPU. "
+            "Install onnxruntime-gpu to use CUDA.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return "cpu"
+    return device
+
+
+def providers_for(device: str) -> list[str]:
+    return ["CUDAExecutionProvider", "CPUExecutionProvider"] if device == "cuda" else ["CPUExecutionProvider"]
+
+
+def session_options(device: str, threads: int | None = None, level: str = "all") -> ort.SessionOptions:
+    so = ort.SessionOptions()
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = {
+        "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+        "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+    }[level]
+    if threads:
+        so.intra_op_num_threads = threads
+    so.log_severity_level = 3
+    if device == "cuda":
+        # a node without a CUDA kernel must be an error, not a silent copy to the CPU
+        so.add_session_config_entry("session.disable_cpu_ep_fallback", "1")
+    return so
