@@ -5,6 +5,7 @@ function appends a node to the graph being traced (see ``Builder``).
 """
 from . import elementwise, linalg, nn, reduce, shape  # noqa: F401  (registers the ops)
 from .base import REGISTRY, Builder, LowerContext, OpDef, OpError, current_builder, emit, get_op, register_op
+from .gradients import reduce_to_shape
 from .elementwise import (abs_, add, cast, div, elu, equal, erf, exp, greater, greater_or_equal, identity, isnan,
                           leaky_relu, less, less_or_equal, log, logical_and, logical_not, maximum, minimum, mul,
                           neg, pow_, reciprocal, relu, selu, sigmoid, sign, softplus, sqrt, sub, tanh, where)

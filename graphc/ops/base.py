@@ -110,6 +110,9 @@ class Builder:
                 self._params[n.attrs["variable"].uid] = n.output
         self.training: Any = False  # bool, or a Value (bool scalar) when training is a graph input
         self.call_index: dict[int, int] = {}
+        #: (Variable, new value) pairs a training-mode trace produces besides its outputs, e.g.
+        #: BatchNormalization's moving statistics; the training step writes them back.
+        self.state_updates: list = []
 
     @property
     def scope(self) -> tuple:
