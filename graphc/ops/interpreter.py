@@ -35,7 +35,8 @@ def evaluate(graph: Graph, feeds: dict, params: dict | None = None, values: list
             out = [node.attrs["value"]]
         else:
             args = [None if v is None else env[v] for v in node.inputs]
-            args = [a for a in args if a is not None] if None in args else args
+            while args and args[-1] is None:  # omitted trailing optional inputs take ref's defaults
+                args.pop()
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 out = get_op(node.op).ref_node(args, node.attrs)
         for v, a in zip(node.outputs, out):
