@@ -158,6 +158,8 @@ class Builder:
             return self.param(x)
         if like is not None and np.ndim(x) == 0 and not isinstance(x, np.ndarray):
             return self.constant(np.asarray(x, dtype=like.dtype))
+        if isinstance(x, np.ndarray):  # an array's dtype is deliberate: a float64 one stays float64
+            return self.constant(x, dtype=x.dtype)
         return self.constant(x)
 
     # -- ops --
