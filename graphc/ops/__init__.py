@@ -14,3 +14,4 @@ from .nn import log_softmax, softmax, zeros_like
 from .reduce import reduce_max, reduce_mean, reduce_min, reduce_sum
 from .shape import (cast_int64, concat, dyn_reshape, expand, expand_like, flatten, gather, pad, reshape, reshape_like,
                     shape_of, slice_, squeeze, transpose, unsqueeze)
+from . import checks, random  # noqa: F401,E402  (Embedding id checks, Dropout)
