@@ -37,7 +37,7 @@ class _Unary(OpDef):
 
     any_dtype = False
 
-    def infer(self, x):
+    def infer(self, x, **attrs):  # attrs (alpha, gamma) are the ref's to validate
         if not self.any_dtype and not is_float(x.dtype):
             raise TypeError(f"{self.name} needs a float tensor, received {x.dtype}")
         return x
