@@ -12,6 +12,7 @@ import onnxruntime as ort
 
 from graphc.ir import Graph
 from graphc.onnx import to_onnx
+from graphc.ops.checks import feed_checks
 
 from .providers import providers_for, resolve_device, session_options
 
@@ -32,6 +33,7 @@ class Executable:
         param_inputs = [i.name for i in self.model.graph.input[n_user:]]
         self.params = list(zip(param_inputs, [n.attrs["variable"] for n in graph.params()]))
         self.output_names = [o.name for o in self.model.graph.output]
+        self._feed_checks = feed_checks(graph)  # host-side checks of the feeds (Embedding id ranges)
         self._node_scopes = {n.name: n.name.rsplit("/", 1)[0] for n in self.model.graph.node}
         so = session_options(self.device, threads)
         try:
@@ -44,6 +46,8 @@ class Executable:
         return {name: var.value for name, var in self.params}
 
     def run(self, feeds: dict, outputs: list | None = None) -> list[np.ndarray]:
+        for check in self._feed_checks:
+            check(feeds)
         all_feeds = dict(feeds)
         all_feeds.update(self.param_feeds())
         try:
