@@ -81,5 +81,5 @@ def MobileNetV2(input_shape=None, alpha=1.0, include_top=True, weights=None, inp
         x = layers.GlobalMaxPooling2D()(x)
     elif pooling is not None:
         raise ValueError(f"pooling: expected None, 'avg' or 'max', received {pooling!r}")
-    name = f"mobilenetv2_{alpha:0.2f}_{x.shape[1] if False else (inputs.shape[1] or 224)}"
+    name = f"mobilenetv2_{alpha:0.2f}_{inputs.shape[1] or 224}"
     return finish(Functional(inputs, x, name=name), weights)
