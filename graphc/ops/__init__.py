@@ -15,3 +15,7 @@ from .reduce import reduce_max, reduce_mean, reduce_min, reduce_sum
 from .shape import (cast_int64, concat, dyn_reshape, expand, expand_like, flatten, gather, pad, reshape, reshape_like,
                     shape_of, slice_, squeeze, transpose, unsqueeze)
 from . import checks, random  # noqa: F401,E402  (Embedding id checks, Dropout)
+from . import conv, pool, resize  # noqa: F401,E402  (Conv, ConvTranspose, pooling, Resize)
+from .conv import conv2d, conv_transpose2d  # noqa: E402
+from .pool import average_pool2d, global_average_pool, global_max_pool, max_pool2d  # noqa: E402
+from .resize import resize_nearest  # noqa: E402

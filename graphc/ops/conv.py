@@ -1,0 +1,304 @@
+"""2-D convolution ops, NCHW / OIHW as in ONNX: Conv and ConvTranspose.
+
+Attributes use ONNX names with explicit values (``kernel_shape``, ``strides``, ``pads`` as
+``[h_begin, w_begin, h_end, w_end]``, ``dilations``, ``group``, ``output_padding``); ``auto_pad`` is
+never used: layers translate Keras' ``padding="same"`` into explicit pads.
+
+Gradients (``ONNX_TRAINING_NOTES.md`` §1.2), standard ONNX ops only:
+
+* Conv dX = ConvTranspose(dY, W) with the forward strides/pads/dilations/group and the
+  ``output_padding`` that restores the input size (rows the forward never read get zeros).
+* Conv dW by "swapping roles": a Conv of the input (batch and channels swapped, group-aware) with dY
+  as the kernel, strides and dilations exchanged, sliced to the kernel size.
+* ConvTranspose is the adjoint of Conv with the same weights: dX = Conv(dY, W); dW is the Conv
+  weight gradient with input dY and output gradient X.
+* Bias: dB = ReduceSum(dY, [0, 2, 3]).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from graphc.ir import TensorType, is_float
+
+from .base import OpDef, emit, register_op
+
+SPATIAL = 2  # these ops are 2-D: NCHW inputs, OIHW / IOHW weights
+
+
+def _pair(value, name: str, default: int) -> tuple:
+    if value is None:
+        return (default, default)
+    value = tuple(int(v) for v in value)
+    if len(value) != SPATIAL:
+        raise ValueError(f"{name} must have {SPATIAL} entries, received {value}")
+    return value
+
+
+def conv_attrs(w_shape, kernel_shape=None, strides=None, pads=None, dilations=None, group=1,
+               output_padding=None) -> dict:
+    """Normalizes the attributes with ONNX defaults; checks their values."""
+    kernel = _pair(kernel_shape, "kernel_shape", 0) if kernel_shape is not None else tuple(w_shape[2:])
+    strides = _pair(strides, "strides", 1)
+    dilations = _pair(dilations, "dilations", 1)
+    pads = tuple(int(p) for p in pads) if pads is not None else (0,) * (2 * SPATIAL)
+    if len(pads) != 2 * SPATIAL:
+        raise ValueError(f"pads must have {2 * SPATIAL} entries [h_begin, w_begin, h_end, w_end], received {pads}")
+    output_padding = _pair(output_padding, "output_padding", 0)
+    if any(s < 1 for s in strides) or any(d < 1 for d in dilations):
+        raise ValueError(f"strides and dilations must be >= 1, received strides={strides}, dilations={dilations}")
+    if any(p < 0 for p in pads) or any(p < 0 for p in output_padding):
+        raise ValueError(f"pads and output_padding must be >= 0, received pads={pads}, "
+                         f"output_padding={output_padding}")
+    if int(group) < 1:
+        raise ValueError(f"group must be >= 1, received {group}")
+    return {"kernel_shape": kernel, "strides": strides, "pads": pads, "dilations": dilations,
+            "group": int(group), "output_padding": output_padding}
+
+
+def conv_out_dim(size, k, s, d, p_begin, p_end):
+    """Output length of a convolution (or pooling, d=1) along one axis; None when unknown."""
+    if not isinstance(size, int):
+        return None
+    out = (size + p_begin + p_end - d * (k - 1) - 1) // s + 1
+    if out < 1:
+        raise ValueError(f"input size {size} with pads ({p_begin}, {p_end}) is smaller than the effective kernel "
+                         f"size {d * (k - 1) + 1}")
+    return out
+
+
+def conv_transpose_out_dim(size, k, s, d, p_begin, p_end, out_pad):
+    if not isinstance(size, int):
+        return None
+    out = s * (size - 1) + out_pad + d * (k - 1) + 1 - p_begin - p_end
+    if out < 1:
+        raise ValueError(f"pads ({p_begin}, {p_end}) remove the whole output of length {out + p_begin + p_end}")
+    return out
+
+
+def _check_float(op, *types):
+    for t in types:
+        if t is not None and not is_float(t.dtype):
+            raise TypeError(f"{op} needs float tensors, received {t.dtype}")
+    dtypes = {t.dtype for t in types if t is not None}
+    if len(dtypes) > 1:
+        raise TypeError(f"{op} needs inputs of one dtype, received {sorted(dtypes)}")
+
+
+def _known_mismatch(a, b) -> bool:
+    return isinstance(a, int) and isinstance(b, int) and a != b
+
+
+def _patches(xp: np.ndarray, kernel, strides, dilations, out_hw) -> np.ndarray:
+    """Windows of a padded NCHW array as (N, C, OH, OW, KH, KW)."""
+    n, c = xp.shape[:2]
+    oh, ow = out_hw
+    out = np.empty((n, c, oh, ow, kernel[0], kernel[1]), xp.dtype)
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            h0, w0 = i * dilations[0], j * dilations[1]
+            out[..., i, j] = xp[:, :, h0:h0 + strides[0] * (oh - 1) + 1:strides[0],
+                                w0:w0 + strides[1] * (ow - 1) + 1:strides[1]]
+    return out
+
+
+@register_op
+class Conv(OpDef):
+    """Y = Conv(X, W) + B. X (N, C, H, W), W (M, C/group, KH, KW), B (M,) optional."""
+
+    def infer(self, x, w, b=None, kernel_shape=None, strides=None, pads=None, dilations=None, group=1):
+        _check_float("Conv", x, w, b)
+        if x.rank != 4 or w.rank != 4:
+            raise ValueError(f"Conv is 2-D: X must be (N, C, H, W) and W (M, C/group, KH, KW), received "
+                             f"ranks {x.rank} and {w.rank}")
+        a = conv_attrs(w.shape, kernel_shape, strides, pads, dilations, group)
+        m, cg = w.shape[0], w.shape[1]
+        if isinstance(cg, int) and isinstance(x.shape[1], int) and cg * a["group"] != x.shape[1]:
+            raise ValueError(f"X has {x.shape[1]} channels but W expects {cg} per group x {a['group']} groups")
+        if isinstance(m, int) and m % a["group"]:
+            raise ValueError(f"W has {m} output channels, not divisible by group={a['group']}")
+        if any(_known_mismatch(k, kw) for k, kw in zip(a["kernel_shape"], w.shape[2:])):
+            raise ValueError(f"kernel_shape {a['kernel_shape']} does not match W's spatial shape {w.shape[2:]}")
+        if b is not None and (b.rank != 1 or _known_mismatch(b.shape[0], m)):
+            raise ValueError(f"B must be a vector of {m} biases, received shape {b.shape}")
+        p = a["pads"]
+        out = [conv_out_dim(x.shape[2 + i], a["kernel_shape"][i], a["strides"][i], a["dilations"][i], p[i],
+                            p[SPATIAL + i]) for i in range(SPATIAL)]
+        return TensorType(x.dtype, (x.shape[0], m, *out))
+
+    def ref(self, x, w, b=None, kernel_shape=None, strides=None, pads=None, dilations=None, group=1):
+        a = conv_attrs(w.shape, kernel_shape, strides, pads, dilations, group)
+        return conv2d_nchw(x, w, b, a["strides"], a["pads"], a["dilations"], a["group"])
+
+    def lower(self, ctx, node):
+        a = conv_attrs(node.inputs[1].shape, **node.attrs)
+        ctx.emit("Conv", ctx.inputs, ctx.outputs, kernel_shape=list(a["kernel_shape"]), strides=list(a["strides"]),
+                 pads=list(a["pads"]), dilations=list(a["dilations"]), group=a["group"])
+
+    def grad(self, node, dys):
+        x, w = node.inputs[0], node.inputs[1]
+        a = conv_attrs(w.shape, **node.attrs)
+        dy = dys[0]
+        out_pad = []
+        for i in range(SPATIAL):
+            size, osize = x.shape[2 + i], dy.shape[2 + i]
+            if not isinstance(size, int) or not isinstance(osize, int):
+                raise NotImplementedError("Conv gradient needs static spatial sizes; received input "
+                                          f"{x.type} and output {dy.type}")
+            used = a["strides"][i] * (osize - 1) + a["dilations"][i] * (a["kernel_shape"][i] - 1) + 1
+            out_pad.append(size - (used - a["pads"][i] - a["pads"][SPATIAL + i]))
+        dx = conv_transpose2d(dy, w, strides=a["strides"], pads=a["pads"], dilations=a["dilations"],
+                            group=a["group"], output_padding=tuple(out_pad), kernel_shape=a["kernel_shape"])
+        dw = conv_weight_grad(x, dy, w, a["strides"], a["pads"], a["dilations"], a["group"])
+        grads = [dx, dw]
+        if len(node.inputs) > 2 and node.inputs[2] is not None:
+            grads.append(bias_grad(dy))
+        return grads
+
+
+@register_op
+class ConvTranspose(OpDef):
+    """Y = ConvTranspose(X, W) + B. X (N, C, H, W), W (C, M/group, KH, KW), B (M,) optional.
+
+    Output size ``s * (H - 1) + output_padding + d * (K - 1) + 1 - pad_begin - pad_end``.
+    """
+
+    def infer(self, x, w, b=None, kernel_shape=None, strides=None, pads=None, dilations=None, group=1,
+              output_padding=None):
+        _check_float("ConvTranspose", x, w, b)
+        if x.rank != 4 or w.rank != 4:
+            raise ValueError(f"ConvTranspose is 2-D: X must be (N, C, H, W) and W (C, M/group, KH, KW), received "
+                             f"ranks {x.rank} and {w.rank}")
+        a = conv_attrs(w.shape, kernel_shape, strides, pads, dilations, group, output_padding)
+        c, mg = w.shape[0], w.shape[1]
+        if _known_mismatch(c, x.shape[1]):
+            raise ValueError(f"X has {x.shape[1]} channels but W expects {c}")
+        if isinstance(c, int) and c % a["group"]:
+            raise ValueError(f"W has {c} input channels, not divisible by group={a['group']}")
+        if any(_known_mismatch(k, kw) for k, kw in zip(a["kernel_shape"], w.shape[2:])):
+            raise ValueError(f"kernel_shape {a['kernel_shape']} does not match W's spatial shape {w.shape[2:]}")
+        for i in range(SPATIAL):
+            if a["output_padding"][i] >= a["strides"][i]:
+                raise ValueError(f"output_padding {a['output_padding']} must be smaller than the strides "
+                                 f"{a['strides']}")
+        m = mg * a["group"] if isinstance(mg, int) else None
+        if b is not None and (b.rank != 1 or _known_mismatch(b.shape[0], m)):
+            raise ValueError(f"B must be a vector of {m} biases, received shape {b.shape}")
+        p = a["pads"]
+        out = [conv_transpose_out_dim(x.shape[2 + i], a["kernel_shape"][i], a["strides"][i], a["dilations"][i],
+                                      p[i], p[SPATIAL + i], a["output_padding"][i]) for i in range(SPATIAL)]
+        return TensorType(x.dtype, (x.shape[0], m, *out))
+
+    def ref(self, x, w, b=None, kernel_shape=None, strides=None, pads=None, dilations=None, group=1,
+            output_padding=None):
+        a = conv_attrs(w.shape, kernel_shape, strides, pads, dilations, group, output_padding)
+        return conv_transpose2d_nchw(x, w, b, a["strides"], a["pads"], a["dilations"], a["group"],
+                                     a["output_padding"])
+
+    def lower(self, ctx, node):
+        a = conv_attrs(node.inputs[1].shape, **node.attrs)
+        ctx.emit("ConvTranspose", ctx.inputs, ctx.outputs, kernel_shape=list(a["kernel_shape"]),
+                 strides=list(a["strides"]), pads=list(a["pads"]), dilations=list(a["dilations"]),
+                 group=a["group"], output_padding=list(a["output_padding"]))
+
+    def grad(self, node, dys):
+        x, w = node.inputs[0], node.inputs[1]
+        a = conv_attrs(w.shape, **node.attrs)
+        dy = dys[0]
+        dx = conv2d(dy, w, strides=a["strides"], pads=a["pads"], dilations=a["dilations"], group=a["group"],
+                  kernel_shape=a["kernel_shape"])
+        # ConvTranspose(X; W) is the adjoint of Conv(.; W), so its dW is Conv's dW with the roles of
+        # input and output gradient exchanged.
+        dw = conv_weight_grad(dy, x, w, a["strides"], a["pads"], a["dilations"], a["group"])
+        grads = [dx, dw]
+        if len(node.inputs) > 2 and node.inputs[2] is not None:
+            grads.append(bias_grad(dy))
+        return grads
+
+
+# -- NumPy references ------------------------------------------------------------------------------
+
+def conv2d_nchw(x, w, b, strides, pads, dilations, group):
+    n, c, h, wd = x.shape
+    m, cg, kh, kw = w.shape
+    oh = conv_out_dim(h, kh, strides[0], dilations[0], pads[0], pads[2])
+    ow = conv_out_dim(wd, kw, strides[1], dilations[1], pads[1], pads[3])
+    xp = np.pad(x, ((0, 0), (0, 0), (pads[0], pads[2]), (pads[1], pads[3])))
+    cols = _patches(xp, (kh, kw), strides, dilations, (oh, ow)).reshape(n, group, cg, oh, ow, kh, kw)
+    wg = w.reshape(group, m // group, cg, kh, kw)
+    y = np.einsum("ngchwij,gmcij->ngmhw", cols, wg, optimize=True).reshape(n, m, oh, ow)
+    if b is not None:
+        y = y + b.reshape(1, m, 1, 1)
+    return y.astype(x.dtype)
+
+
+def conv_transpose2d_nchw(x, w, b, strides, pads, dilations, group, output_padding):
+    n, c, h, wd = x.shape
+    _, mg, kh, kw = w.shape
+    m = mg * group
+    full = (strides[0] * (h - 1) + output_padding[0] + dilations[0] * (kh - 1) + 1,
+            strides[1] * (wd - 1) + output_padding[1] + dilations[1] * (kw - 1) + 1)
+    y = np.zeros((n, m) + full, dtype=np.result_type(x.dtype, w.dtype))
+    xg = x.reshape(n, group, c // group, h, wd)
+    wg = w.reshape(group, c // group, mg, kh, kw)
+    for i in range(kh):
+        for j in range(kw):
+            part = np.einsum("ngchw,gcm->ngmhw", xg, wg[..., i, j], optimize=True).reshape(n, m, h, wd)
+            h0, w0 = i * dilations[0], j * dilations[1]
+            y[:, :, h0:h0 + strides[0] * (h - 1) + 1:strides[0], w0:w0 + strides[1] * (wd - 1) + 1:strides[1]] += part
+    y = y[:, :, pads[0]:full[0] - pads[2], pads[1]:full[1] - pads[3]]
+    if b is not None:
+        y = y + b.reshape(1, m, 1, 1)
+    return y.astype(x.dtype)
+
+
+# -- gradient helpers ------------------------------------------------------------------------------
+
+def bias_grad(dy):
+    from .reduce import reduce_sum
+
+    return reduce_sum(dy, (0, 2, 3), keepdims=False)
+
+
+def conv_weight_grad(x, dy, w, strides, pads, dilations, group):
+    """dW of ``Y = Conv(X, W)`` for upstream ``dY``, W of shape (M, C/G, KH, KW).
+
+    Swap roles: with batch and channels exchanged (group-aware), X becomes the input and dY the
+    kernel of a Conv whose strides are the forward dilations and whose dilations are the forward
+    strides; its output (C/G, M, KH', KW') is cut to the kernel size and transposed.
+    """
+    from .shape import reshape, slice_, transpose
+
+    m, cg, kh, kw = w.shape
+    if not all(isinstance(d, int) for d in (m, cg, kh, kw)):
+        raise NotImplementedError(f"Conv weight gradient needs a static weight shape, received {w.type}")
+    g = group
+    mg = m // g
+    h, wd = x.shape[2], x.shape[3]
+    oh, ow = dy.shape[2], dy.shape[3]
+    xt = reshape(x, (-1, g, cg, h, wd))                      # (N, G, C/G, H, W)
+    xt = reshape(transpose(xt, (2, 1, 0, 3, 4)), (cg, -1, h, wd))  # (C/G, G*N, H, W)
+    dyt = reshape(dy, (-1, g, mg, oh, ow))                   # (N, G, M/G, OH, OW)
+    dyt = reshape(transpose(dyt, (1, 2, 0, 3, 4)), (m, -1, oh, ow))  # (M, N, OH, OW)
+    dw = conv2d(xt, dyt, strides=dilations, pads=pads, dilations=strides, group=g, kernel_shape=(oh, ow))
+    if dw.shape[2:] != (kh, kw):
+        dw = slice_(dw, starts=(0, 0), ends=(kh, kw), axes=(2, 3))
+    return transpose(dw, (1, 0, 2, 3))
+
+
+# -- functional API ------------------------------------------------------------------------------
+
+def conv2d(x, w, b=None, strides=(1, 1), pads=(0, 0, 0, 0), dilations=(1, 1), group=1, kernel_shape=None):
+    """2-D convolution, NCHW; attributes as in ONNX (explicit pads)."""
+    kernel_shape = tuple(kernel_shape) if kernel_shape is not None else tuple(w.shape[2:])
+    attrs = dict(kernel_shape=kernel_shape, strides=tuple(strides), pads=tuple(pads), dilations=tuple(dilations),
+                 group=int(group))
+    return emit("Conv", x, w, b, **attrs) if b is not None else emit("Conv", x, w, **attrs)
+
+
+def conv_transpose2d(x, w, b=None, strides=(1, 1), pads=(0, 0, 0, 0), dilations=(1, 1), group=1,
+                   output_padding=(0, 0), kernel_shape=None):
+    """2-D transposed convolution, NCHW; W is (C, M/group, KH, KW) as in ONNX."""
+    kernel_shape = tuple(kernel_shape) if kernel_shape is not None else tuple(w.shape[2:])
+    attrs = dict(kernel_shape=kernel_shape, strides=tuple(strides), pads=tuple(pads), dilations=tuple(dilations),
+                 group=int(group), output_padding=tuple(int(p) for p in output_padding))
+    return emit("ConvTranspose", x, w, b, **attrs) if b is not None else emit("ConvTranspose", x, w, **attrs)
