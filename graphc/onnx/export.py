@@ -84,6 +84,64 @@ class _Lowering(LowerContext):
     def dtype_of(self, i: int) -> np.dtype:
         return np.dtype(self.input_types[i].dtype)
 
+    def subgraph(self, name: str, inputs: Sequence[tuple], outputs: Sequence[tuple], build) -> onnx.GraphProto:
+        """Builds a body graph for a control-flow attribute (Scan, Loop, If), e.g.
+        ``ctx.emit("Scan", ins, outs, body=ctx.subgraph(...), num_scan_inputs=2)``.
+
+        Args:
+            name: the body graph's name.
+            inputs: one ``(hint, dtype name, shape)`` per body input, in ONNX order (Scan: states,
+                then one slice per scan input); dims may be ints, names or None.
+            outputs: one ``(dtype name, shape)`` per body output.
+            build: ``build(body_ctx, input_names) -> output_names``; ``body_ctx`` has this context's
+                ``emit``, ``const`` (a Constant node inside the body), ``fresh`` and ``subgraph``.
+                Names of the enclosing graph may be read in the body (ONNX outer scope).
+
+        Returns:
+            The GraphProto to pass as the attribute value.
+        """
+        body = _BodyLowering(self)
+        in_names = [self.fresh(hint) for hint, _, _ in inputs]
+        out_names = list(build(body, in_names))
+        if len(out_names) != len(outputs):
+            raise ValueError(f"subgraph {name!r}: build returned {len(out_names)} outputs, declared {len(outputs)}")
+        final = []
+        for n in out_names:  # a body output must be produced inside the body under its own name
+            if n in in_names or n not in body.produced or n in final:
+                n = body.emit("Identity", [n], 1)[0]
+            final.append(n)
+
+        def info(n, dtype, shape):
+            dims = [d if isinstance(d, (int, str)) else None for d in shape]
+            return helper.make_tensor_value_info(n, onnx_dtype(dtype), dims)
+
+        return helper.make_graph(body.nodes, _clean(name), [info(n, d, s) for n, (_, d, s) in zip(in_names, inputs)],
+                                 [info(n, d, s) for n, (d, s) in zip(final, outputs)])
+
+
+class _BodyLowering(_Lowering):
+    """The context a control-flow body is built in: shares the model's name table (names stay
+    unique across scopes) and emits constants as Constant nodes inside the body."""
+
+    def __init__(self, parent: _Lowering):
+        super().__init__(parent.opset)
+        self._names = parent._names
+        self.node_prefix = parent.node_prefix
+        self.produced: set = set()
+
+    def emit(self, op_type, inputs, outputs=1, domain="", **attrs):
+        out = super().emit(op_type, inputs, outputs, domain, **attrs)
+        self.produced.update(out)
+        return out
+
+    def const(self, array, hint="const"):
+        array = np.asarray(array)
+        key = (array.dtype.str, array.shape, array.tobytes())
+        if key not in self._consts:
+            self._consts[key] = self.emit("Constant", [], [self.fresh(f"const/{hint}")],
+                                          value=numpy_helper.from_array(array))[0]
+        return self._consts[key]
+
 
 def to_onnx(
     graph: Graph,
