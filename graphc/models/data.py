@@ -54,6 +54,8 @@ def standardize_inputs(model, x, argname: str = "x") -> dict:
             raise ValueError(f"{argname}: missing input(s) {missing} of model {model.name!r}")
         arrays = [x[n] for n in names]
     elif isinstance(x, (list, tuple)) and len(names) > 1:
+        if len(x) == 1 and isinstance(x[0], (list, tuple)):
+            x = x[0]  # predict([[a, b, c]]) as in the tutorials: one list of the model's inputs
         if len(x) != len(names):
             raise ValueError(f"{argname}: model {model.name!r} has {len(names)} inputs {names}, received "
                              f"{len(x)} arrays")
