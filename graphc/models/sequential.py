@@ -19,6 +19,7 @@ class Sequential(Model):
         self._stack: list[Layer] = []
         self._input_layer: InputLayer | None = None
         self._functional: Functional | None = None
+        self._chain: list = []  # the Input tensor, then each layer's output tensor
         for layer in layers or []:
             self.add(layer, rebuild=False)
         self._maybe_rebuild()
@@ -42,16 +43,27 @@ class Sequential(Model):
         else:
             raise TypeError(f"Sequential.add: expected a Layer or Input(), received {layer!r}")
         if rebuild:
-            self._maybe_rebuild()
+            if self._functional is not None and isinstance(layer, Layer) and not isinstance(layer, InputLayer):
+                # extend the existing graph: earlier layers keep their one call (layer.output stays valid)
+                self._chain.append(layer(self._chain[-1]))
+                self._wrap_functional()
+            else:
+                self._maybe_rebuild()
 
     def pop(self, rebuild: bool = True) -> Layer:
         if not self._stack:
             raise IndexError(f'Sequential "{self.name}" has no layers to pop')
         layer = self._stack.pop()
-        self._functional = None
-        self.built = False
-        if rebuild:
-            self._maybe_rebuild()
+        self._invalidate()
+        if self._functional is not None and len(self._chain) > 1:
+            self._chain.pop()
+            self._wrap_functional()
+        else:
+            self._functional = None
+            self._chain = []
+            self.built = False
+            if rebuild:
+                self._maybe_rebuild()
         return layer
 
     @property
@@ -74,10 +86,15 @@ class Sequential(Model):
             self.built = False
 
     def _build_functional(self, input_layer: InputLayer) -> None:
-        x = input_layer.output
+        self._chain = [input_layer.output]
         for layer in self._stack:
-            x = layer(x)
-        self._functional = Functional(input_layer.output, x, name=self.name)
+            self._chain.append(layer(self._chain[-1]))
+        self._wrap_functional()
+
+    def _wrap_functional(self) -> None:
+        """The Functional model from the Input to the last layer's output (no layer is called again)."""
+        self._invalidate()
+        self._functional = Functional(self._chain[0], self._chain[-1], name=self.name)
         self._input_types = list(self._functional._input_types)
         self._input_structure = 0
         self.built = True
