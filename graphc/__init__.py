@@ -10,5 +10,16 @@ from .models import Functional, Model, Sequential
 
 __version__ = "0.1.0"
 
+# Heavier subpackages load on first use: ``graphc.applications``, ``graphc.datasets``, ``graphc.utils``.
+_LAZY_MODULES = ("applications", "datasets", "utils", "saving", "callbacks", "metrics", "losses", "optimizers")
+
+
+def __getattr__(name):
+    if name in _LAZY_MODULES:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'graphc' has no attribute {name!r}")
+
 __all__ = ["Functional", "Input", "InputLayer", "Layer", "Model", "Sequential", "Variable", "activations",
            "backend", "clear_session", "initializers", "layers", "ops", "set_random_seed"]
