@@ -157,7 +157,7 @@ class Builder:
         if isinstance(x, Variable):
             return self.param(x)
         if like is not None and np.ndim(x) == 0 and not isinstance(x, np.ndarray):
-            return self.constant(np.asarray(x, dtype=like.dtype))
+            return self.constant(np.asarray(x, dtype=like.dtype), dtype=like.dtype)
         if isinstance(x, np.ndarray):  # an array's dtype is deliberate: a float64 one stays float64
             return self.constant(x, dtype=x.dtype)
         return self.constant(x)
