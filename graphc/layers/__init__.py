@@ -8,3 +8,4 @@ from .reshaping import Flatten, Reshape
 from .activation_layers import ELU, LeakyReLU, ReLU, Softmax
 from .embedding import Embedding
 from .regularization import Dropout
+from .rnn import LSTM

@@ -80,7 +80,8 @@ def feed_checks(graph: Graph) -> list[Callable[[dict], None]]:
 
         def check(feeds, name=name, limit=limit, where=where):
             if name in feeds:
-                check_ids_in_range(feeds[name], limit, f"{where} (input {name!r})" if where else name)
+                check_ids_in_range(feeds[name], limit, f"{where} (input {name!r}; positions count within "
+                                   f"the batch being run)" if where else name)
 
         checks.append(check)
     return checks
