@@ -9,3 +9,7 @@ from .activation_layers import ELU, LeakyReLU, ReLU, Softmax
 from .embedding import Embedding
 from .regularization import Dropout
 from .rnn import LSTM
+from .convolutional import Conv2D, Conv2DTranspose, Convolution2D, Convolution2DTranspose, DepthwiseConv2D
+from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, GlobalAvgPool2D, GlobalMaxPool2D,
+                      GlobalMaxPooling2D, MaxPool2D, MaxPooling2D)
+from .reshaping2d import Cropping2D, UpSampling2D, ZeroPadding2D
