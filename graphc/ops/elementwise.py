@@ -10,6 +10,12 @@ from graphc.ir import TensorType, as_dtype, broadcast_shapes, is_float
 from .base import OpDef, emit, register_op
 
 
+def onnx_float(value: float) -> float:
+    """``value`` rounded as an ONNX float attribute stores it (float32), so a float64 reference
+    computes with the same constant onnxruntime does."""
+    return float(np.float32(value))
+
+
 def _same_dtype(op: str, *types: TensorType) -> str:
     dtypes = {t.dtype for t in types}
     if len(dtypes) != 1:
@@ -188,11 +194,11 @@ class LeakyRelu(_Unary):
     """Y = X if X >= 0 else alpha * X (ONNX default alpha 0.01)."""
 
     def ref(self, x, alpha=0.01):
-        return np.where(x >= 0, x, x * np.asarray(alpha, x.dtype)).astype(x.dtype)
+        return np.where(x >= 0, x, x * np.asarray(onnx_float(alpha), x.dtype)).astype(x.dtype)
 
     def grad(self, node, dys):
         x = node.inputs[0]
-        alpha = node.attrs.get("alpha", 0.01)
+        alpha = onnx_float(node.attrs.get("alpha", 0.01))
         scale = where(greater_or_equal(x, zeros_like_scalar(x)), np.asarray(1, x.dtype), np.asarray(alpha, x.dtype))
         return [mul(dys[0], scale)]
 
@@ -202,11 +208,12 @@ class Elu(_Unary):
     """Y = X if X > 0 else alpha * (exp(X) - 1)."""
 
     def ref(self, x, alpha=1.0):
+        alpha = onnx_float(alpha)
         return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))).astype(x.dtype)
 
     def grad(self, node, dys):
         x, y = node.inputs[0], node.outputs[0]
-        alpha = np.asarray(node.attrs.get("alpha", 1.0), x.dtype)
+        alpha = np.asarray(onnx_float(node.attrs.get("alpha", 1.0)), x.dtype)
         return [mul(dys[0], where(greater(x, zeros_like_scalar(x)), np.asarray(1, x.dtype), add(y, alpha)))]
 
 
@@ -215,12 +222,13 @@ class Selu(_Unary):
     """Y = gamma * (X if X > 0 else alpha * (exp(X) - 1)), Keras/ONNX constants."""
 
     def ref(self, x, alpha=1.67326319217681884765625, gamma=1.05070102214813232421875):
+        alpha, gamma = onnx_float(alpha), onnx_float(gamma)
         return (gamma * np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))).astype(x.dtype)
 
     def grad(self, node, dys):
         x, y = node.inputs[0], node.outputs[0]
-        alpha = node.attrs.get("alpha", 1.67326319217681884765625)
-        gamma = node.attrs.get("gamma", 1.05070102214813232421875)
+        alpha = onnx_float(node.attrs.get("alpha", 1.67326319217681884765625))
+        gamma = onnx_float(node.attrs.get("gamma", 1.05070102214813232421875))
         neg_branch = add(y, np.asarray(alpha * gamma, x.dtype))
         return [mul(dys[0], where(greater(x, zeros_like_scalar(x)), np.asarray(gamma, x.dtype), neg_branch))]
 

@@ -30,19 +30,31 @@ class MatMul(OpDef):
         return np.matmul(a, b)
 
     def grad(self, node, dys):
-        from .shape import reshape, transpose
+        from .shape import reshape, squeeze, transpose, unsqueeze
 
         a, b = node.inputs
         dy = dys[0]
-        if a.type.rank < 2 or b.type.rank < 2:
-            raise NotImplementedError("MatMul gradient for rank-1 operands is not supported")
-        bt = transpose(b, _swap_last(b.type.rank))
-        da = matmul(dy, bt)
-        if b.type.rank == 2 and a.type.rank > 2:
-            k, n = a.shape[-1], b.shape[-1]
-            db = gemm(reshape(a, (-1, k)), reshape(dy, (-1, n)), transA=1)
+        ra, rb = a.type.rank, b.type.rank
+        # rank-1 operands: work on the promoted (1, K) / (K, 1) matrices, squeeze the result back
+        if ra == 1 and rb == 1:
+            dy = unsqueeze(dy, (0, 1))
+        elif ra == 1:
+            dy = unsqueeze(dy, (-2,))
+        elif rb == 1:
+            dy = unsqueeze(dy, (-1,))
+        a2 = unsqueeze(a, (0,)) if ra == 1 else a
+        b2 = unsqueeze(b, (-1,)) if rb == 1 else b
+        da = matmul(dy, transpose(b2, _swap_last(b2.type.rank)))
+        k, n = a2.shape[-1], b2.shape[-1]
+        if b2.type.rank == 2 and a2.type.rank > 2 and isinstance(k, int) and isinstance(n, int):
+            # one Gemm sums the batch dims of A and dY at once
+            db = gemm(reshape(a2, (-1, k)), reshape(dy, (-1, n)), transA=1)
         else:
-            db = matmul(transpose(a, _swap_last(a.type.rank)), dy)
+            db = matmul(transpose(a2, _swap_last(a2.type.rank)), dy)
+        if ra == 1:
+            da = squeeze(da, (-2,))
+        if rb == 1:
+            db = squeeze(db, (-1,))
         return [da, db]
 
 
@@ -68,20 +80,21 @@ class Gemm(OpDef):
         return TensorType(a.dtype, (m, n))
 
     def ref(self, a, b, c=None, transA=0, transB=0, alpha=1.0, beta=1.0):
+        from .elementwise import onnx_float
+
         a = a.T if transA else a
         b = b.T if transB else b
-        y = alpha * (a @ b)
+        y = onnx_float(alpha) * (a @ b)
         if c is not None:
-            y = y + beta * c
+            y = y + onnx_float(beta) * c
         return y.astype(a.dtype)
 
     def grad(self, node, dys):
-        from .elementwise import mul
-        from .reduce import reduce_sum
+        from .elementwise import mul, onnx_float
 
         a, b = node.inputs[0], node.inputs[1]
         ta, tb = node.attrs.get("transA", 0), node.attrs.get("transB", 0)
-        alpha, beta = node.attrs.get("alpha", 1.0), node.attrs.get("beta", 1.0)
+        alpha, beta = onnx_float(node.attrs.get("alpha", 1.0)), onnx_float(node.attrs.get("beta", 1.0))
         dy = dys[0]
         if alpha != 1.0:
             dy = mul(dy, np.asarray(alpha, dy.dtype))

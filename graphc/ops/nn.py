@@ -68,15 +68,37 @@ class ConstantOfShapeLike(OpDef):
         ctx.emit("ConstantOfShape", [shape], ctx.outputs, value=value)
 
 
+def _check_nd_indices(op: str, data, idx):
+    if idx.dtype != "int64":
+        raise TypeError(f"{op} indices must be int64, received {idx.dtype}")
+    if idx.rank < 1:
+        raise ValueError(f"{op} indices must have rank >= 1, received a scalar")
+    k = idx.shape[-1]
+    if not isinstance(k, int):
+        raise ValueError(f"{op} needs a known last axis of the indices, received {idx.shape}")
+    if k > data.rank:
+        raise ValueError(f"{op}: index tuples of length {k} for a rank-{data.rank} tensor")
+    return k
+
+
 @register_op
 class ScatterNDAdd(OpDef):
-    """Y = copy of X with U added at the index tuples I (duplicates accumulate)."""
+    """Y = copy of X with U added at the index tuples I (duplicates accumulate).
+
+    I has shape (..., k), U shape I.shape[:-1] + X.shape[k:]. dX = dY, dU = GatherND(dY, I).
+    Lowered to ONNX ScatterND with ``reduction="add"``.
+    """
 
     nondiff_inputs = (1,)
 
     def infer(self, x, idx, u):
-        if idx.dtype != "int64":
-            raise TypeError(f"ScatterNDAdd indices must be int64, received {idx.dtype}")
+        k = _check_nd_indices("ScatterNDAdd", x, idx)
+        expected = idx.shape[:-1] + x.shape[k:]
+        if u.dtype != x.dtype:
+            raise TypeError(f"ScatterNDAdd updates must have dtype {x.dtype}, received {u.dtype}")
+        if len(u.shape) != len(expected) or any(
+                isinstance(d, int) and isinstance(e, int) and d != e for d, e in zip(u.shape, expected)):
+            raise ValueError(f"ScatterNDAdd updates must have shape {expected}, received {u.shape}")
         return x
 
     def ref(self, x, idx, u):
@@ -91,14 +113,31 @@ class ScatterNDAdd(OpDef):
         ctx.emit("ScatterND", ctx.inputs, ctx.outputs, reduction="add")
 
     def grad(self, node, dys):
-        from .shape import gather
+        return [dys[0], None, gather_nd(dys[0], node.inputs[1])]
 
-        idx = node.inputs[1]
-        if idx.shape[-1] != 1:
-            raise NotImplementedError("ScatterNDAdd gradient for multi-axis indices is not supported")
-        from .shape import squeeze
 
-        return [dys[0], None, gather(dys[0], squeeze(idx, (-1,)))]
+@register_op
+class GatherND(OpDef):
+    """Y[i...] = X[I[i..., :]] (ONNX GatherND, batch_dims 0). dX = ScatterNDAdd(zeros, I, dY)."""
+
+    nondiff_inputs = (1,)
+
+    def infer(self, x, idx):
+        k = _check_nd_indices("GatherND", x, idx)
+        return x.with_shape(idx.shape[:-1] + x.shape[k:])
+
+    def ref(self, x, idx):
+        k = idx.shape[-1]
+        flat = idx.reshape(-1, k)
+        return x[tuple(flat.T)].reshape(idx.shape[:-1] + x.shape[k:])
+
+    def grad(self, node, dys):
+        x, idx = node.inputs
+        return [emit("ScatterNDAdd", zeros_like(x), idx, dys[0]), None]
+
+
+def gather_nd(x, idx):
+    return emit("GatherND", x, idx)
 
 
 def softmax(x, axis=-1):

@@ -101,20 +101,27 @@ class DynReshape(OpDef):
         return [reshape_like(dys[0], node.inputs[0]), None]
 
 
+def _flatten_axis(axis: int, rank: int) -> int:
+    """ONNX Flatten's axis lies in [-rank, rank]; a negative one counts from the end (-1 -> rank-1)."""
+    if not -rank <= axis <= rank:
+        raise ValueError(f"Flatten axis {axis} is out of range [{-rank}, {rank}] for rank {rank}")
+    return axis + rank if axis < 0 else axis
+
+
 @register_op
 class Flatten(OpDef):
     """Y = X as 2-D: dims before ``axis`` multiplied, then the rest. dX = Reshape(dY, Shape(X))."""
 
     def infer(self, x, axis=1):
-        axis = normalize_axis(axis, x.rank + 1)
+        axis = _flatten_axis(axis, x.rank)
         a, b = _prod(x.shape[:axis]), _prod(x.shape[axis:])
         if a is None and axis == 1:
             a = x.shape[0]
         return x.with_shape((a, b))
 
     def ref(self, x, axis=1):
-        axis = axis % (x.ndim + 1)
-        return x.reshape(int(np.prod(x.shape[:axis])), -1) if x.size else x.reshape(int(np.prod(x.shape[:axis])), int(np.prod(x.shape[axis:])))
+        axis = _flatten_axis(axis, x.ndim)
+        return x.reshape(int(np.prod(x.shape[:axis])), int(np.prod(x.shape[axis:])))
 
     def grad(self, node, dys):
         return [reshape_like(dys[0], node.inputs[0])]
@@ -224,49 +231,95 @@ class Slice(OpDef):
     def grad(self, node, dys):
         x = node.inputs[0]
         a = node.attrs
+        r = x.type.rank
         axes = a.get("axes") if a.get("axes") is not None else tuple(range(len(a["starts"])))
         steps = a.get("steps") or (1,) * len(a["starts"])
         if any(s != 1 for s in steps):
-            raise NotImplementedError("Slice gradient with steps other than 1 is not supported")
-        pads = [0] * (2 * x.type.rank)
+            # strided or reversed: scatter dY back to the positions it was read from
+            if not x.type.is_static:
+                raise NotImplementedError("Slice gradient with steps other than 1 needs a static input shape")
+            positions = np.indices(x.shape).transpose(tuple(range(1, r + 1)) + (0,))
+            picked = self.ref(positions, **{**a, "axes": tuple(normalize_axis(ax, r) for ax in axes)})
+            return [emit("ScatterNDAdd", emit("ConstantOfShapeLike", x), np.ascontiguousarray(picked, np.int64),
+                         dys[0])]
+        pads = [0] * (2 * r)
         for s, e, ax in zip(a["starts"], a["ends"], axes):
-            ax = normalize_axis(ax, x.type.rank)
+            ax = normalize_axis(ax, r)
             d = x.shape[ax]
             if not isinstance(d, int):
                 raise NotImplementedError("Slice gradient on an axis of unknown size is not supported")
             s0, e0, _ = slice(s, e).indices(d)
             pads[ax] = s0
-            pads[x.type.rank + ax] = d - max(e0, s0)
+            pads[r + ax] = d - max(e0, s0)
         return [pad(dys[0], tuple(pads))]
 
 
 @register_op
 class Pad(OpDef):
-    """Constant padding; ``pads`` = [begin_0.., end_0..] as in ONNX. dX = Slice(dY)."""
+    """Padding as ONNX Pad: ``pads`` = [begin_0.., end_0..] (negative entries crop), ``mode``
+    "constant" (with ``value``), "reflect" or "edge".
+
+    dX = Slice(dY) for constant mode; for reflect and edge, dY is scatter-added back to the input
+    positions each output element was copied from.
+    """
+
+    MODES = ("constant", "reflect", "edge")
 
     def infer(self, x, pads, value=0.0, mode="constant"):
         r = x.rank
         if len(pads) != 2 * r:
             raise ValueError(f"pads must have {2 * r} entries, received {len(pads)}")
-        out = [d + pads[i] + pads[r + i] if isinstance(d, int) else d for i, d in enumerate(x.shape)]
+        if mode not in self.MODES:
+            raise ValueError(f"Pad mode must be one of {self.MODES}, received {mode!r}")
+        out = []
+        for i, d in enumerate(x.shape):
+            if isinstance(d, int):
+                n = d + pads[i] + pads[r + i]
+                if n < 0:
+                    raise ValueError(f"pads {tuple(pads)} crop axis {i} of size {d} below zero")
+                out.append(n)
+            else:
+                out.append(d if pads[i] == 0 and pads[r + i] == 0 else None)
         return x.with_shape(tuple(out))
 
     def ref(self, x, pads, value=0.0, mode="constant"):
         r = x.ndim
-        return np.pad(x, [(pads[i], pads[r + i]) for i in range(r)], constant_values=value)
+        crop = tuple(slice(max(-pads[i], 0), x.shape[i] - max(-pads[r + i], 0)) for i in range(r))
+        widths = [(max(pads[i], 0), max(pads[r + i], 0)) for i in range(r)]
+        x = x[crop]
+        if mode == "constant":
+            return np.pad(x, widths, mode="constant", constant_values=np.asarray(value).astype(x.dtype))
+        return np.pad(x, widths, mode=mode)
 
     def lower(self, ctx, node):
-        value = ctx.const(np.asarray(node.attrs.get("value", 0.0), ctx.dtype_of(0)), "pad_value")
-        ctx.emit("Pad", [ctx.inputs[0], ctx.const(np.asarray(node.attrs["pads"], np.int64), "pads"), value],
-                 ctx.outputs, mode=node.attrs.get("mode", "constant"))
+        mode = node.attrs.get("mode", "constant")
+        ins = [ctx.inputs[0], ctx.const(np.asarray(node.attrs["pads"], np.int64), "pads")]
+        if mode == "constant":
+            ins.append(ctx.const(np.asarray(node.attrs.get("value", 0.0)).astype(ctx.dtype_of(0)), "pad_value"))
+        ctx.emit("Pad", ins, ctx.outputs, mode=mode)
 
     def grad(self, node, dys):
-        r = node.inputs[0].type.rank
-        pads = node.attrs["pads"]
-        out_shape = node.outputs[0].shape
-        ends = tuple(-pads[r + i] if pads[r + i] else 2**62 for i in range(r))
-        del out_shape
-        return [slice_(dys[0], starts=tuple(pads[:r]), ends=ends, axes=tuple(range(r)))]
+        x = node.inputs[0]
+        r = x.type.rank
+        pads = tuple(node.attrs["pads"])
+        mode = node.attrs.get("mode", "constant")
+        if mode == "constant" and min(pads) >= 0:
+            out_shape = node.outputs[0].shape
+            starts = pads[:r]
+            ends = tuple(out_shape[i] - pads[r + i] if isinstance(out_shape[i], int)
+                         else (-pads[r + i] if pads[r + i] else 2**62) for i in range(r))
+            return [slice_(dys[0], starts=starts, ends=ends, axes=tuple(range(r)))]
+        if not x.type.is_static:
+            raise NotImplementedError(f"Pad gradient for mode {mode!r} or negative pads needs a static input shape")
+        # each output element's source position in X; constant-padded positions get none
+        positions = np.indices(x.shape).transpose(tuple(range(1, r + 1)) + (0,))
+        src = np.stack([self.ref(positions[..., k], pads, value=-1, mode=mode) for k in range(r)], axis=-1)
+        keep = np.all(src >= 0, axis=-1)
+        dy = dys[0]
+        if not keep.all():
+            dy = emit("GatherND", dy, np.argwhere(keep).astype(np.int64))
+            src = src[keep]
+        return [emit("ScatterNDAdd", emit("ConstantOfShapeLike", x), np.ascontiguousarray(src, np.int64), dy)]
 
 
 @register_op
@@ -335,7 +388,7 @@ class Expand(OpDef):
         return x.with_shape((None,) * max(n, x.rank))
 
     def ref(self, x, s, shape_hint=None):
-        return (x * np.ones(s.tolist(), dtype=x.dtype)).astype(x.dtype)
+        return np.broadcast_to(x, np.broadcast_shapes(x.shape, tuple(int(d) for d in s))).copy()
 
     def lower(self, ctx, node):
         ctx.emit("Expand", ctx.inputs, ctx.outputs)
@@ -361,11 +414,18 @@ class Gather(OpDef):
 
     def grad(self, node, dys):
         x, idx = node.inputs
-        if normalize_axis(node.attrs.get("axis", 0), x.type.rank) != 0:
-            raise NotImplementedError("Gather gradient is implemented for axis 0 (Embedding)")
-        zeros = emit("ConstantOfShapeLike", x)
+        r, q = x.type.rank, idx.type.rank
+        axis = normalize_axis(node.attrs.get("axis", 0), r)
+        dy = dys[0]
         ids = unsqueeze(cast_int64(idx), (-1,))
-        return [emit("ScatterNDAdd", zeros, ids, dys[0]), None]
+        if axis == 0:
+            return [emit("ScatterNDAdd", emit("ConstantOfShapeLike", x), ids, dy), None]
+        # move the gathered axis to the front: scatter rows of Transpose(dY) into Transpose(X)'s zeros
+        x_perm = (axis,) + tuple(i for i in range(r) if i != axis)
+        dy_perm = tuple(range(axis, axis + q)) + tuple(range(axis)) + tuple(range(axis + q, r + q - 1))
+        zeros = emit("ConstantOfShapeLike", transpose(x, x_perm))
+        dxt = emit("ScatterNDAdd", zeros, ids, transpose(dy, dy_perm))
+        return [transpose(dxt, tuple(int(i) for i in np.argsort(x_perm))), None]
 
 
 # -- functional API ---------------------------------------------------------------------------------
