@@ -226,3 +226,28 @@ class Model(Layer):
 
     def set_weights(self, weights) -> None:
         super().set_weights(weights)
+
+    # -- saving (graphc.saving) -----------------------------------------------------------------
+    def save(self, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
+        """Saves architecture, weights, compile config and optimizer state to a ``.graphc`` archive."""
+        from graphc.saving import save_model
+
+        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+
+    def save_weights(self, filepath, overwrite: bool = True) -> None:
+        """Writes the weights to ``.weights.graphc`` or a Keras 3 layout ``.weights.h5`` file."""
+        from graphc.saving import save_weights
+
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath, skip_mismatch: bool = False) -> None:
+        """Loads weights from ``.weights.graphc``, ``.graphc`` or Keras 3 ``.weights.h5`` files."""
+        from graphc.saving import load_weights
+
+        load_weights(self, filepath, skip_mismatch=skip_mismatch)
+
+    def export_training_artifacts(self, directory, **kwargs):
+        """Writes onnxruntime-training artifacts (training, eval, optimizer models, checkpoint)."""
+        from runtime.artifacts import export_training_artifacts
+
+        return export_training_artifacts(self, directory, **kwargs)
