@@ -13,3 +13,4 @@ from .convolutional import Conv2D, Conv2DTranspose, Convolution2D, Convolution2D
 from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, GlobalAvgPool2D, GlobalMaxPool2D,
                       GlobalMaxPooling2D, MaxPool2D, MaxPooling2D)
 from .reshaping2d import Cropping2D, UpSampling2D, ZeroPadding2D
+from .normalization import BatchNormalization

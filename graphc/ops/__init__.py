@@ -20,3 +20,4 @@ from .conv import conv2d, conv_transpose2d  # noqa: E402
 from .pool import average_pool2d, global_average_pool, global_max_pool, max_pool2d  # noqa: E402
 from .resize import resize_nearest  # noqa: E402
 from . import rnn  # noqa: F401,E402  (LSTM and its Scan gradient)
+from . import normalization  # noqa: F401,E402  (BatchNormalization)
