@@ -31,7 +31,7 @@ from graphc.ops.interpreter import evaluate
 
 #: (rtol, atol) for comparing forward outputs (onnxruntime vs the NumPy ``ref``), per dtype.
 TOLERANCES: dict = {
-    "float64": (1e-9, 1e-12),
+    "float64": (1e-8, 1e-10),
     "float32": (2e-5, 2e-6),
     "float16": (1e-2, 1e-3),
     "int8": (0, 0), "uint8": (0, 0), "int32": (0, 0), "int64": (0, 0), "bool": (0, 0),

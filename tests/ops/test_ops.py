@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from graphc.ops import REGISTRY
 from graphc.testing import check_op
 
 _rng = np.random.default_rng(20261122)
@@ -262,3 +263,18 @@ case("GatherND", [r(4, 3), i64(1, 2, 3, 0, 2, 2, 0, 0).reshape(2, 2, 2)], id="ba
 @pytest.mark.parametrize("op, inputs, attrs, options", CASES)
 def test_op(op, inputs, attrs, options):
     check_op(op, inputs, attrs, **options)
+
+
+#: The op families whose every op must have a case here with onnxruntime and gradient checks on.
+CORE_FAMILIES = ("elementwise", "linalg", "nn", "reduce", "shape")
+
+
+def test_every_core_op_has_a_full_case():
+    full = set()
+    for p in CASES:
+        op, _, _, options = p.values
+        if options.get("ort", True) and options.get("grad", True):
+            full.add(op)
+    core = [name for name, op in REGISTRY.items() if type(op).__module__.rsplit(".", 1)[-1] in CORE_FAMILIES]
+    missing = sorted(name for name in core if name not in full)
+    assert not missing, f"core ops without a case checked on onnxruntime and (if differentiable) for gradients: {missing}"
