@@ -3,6 +3,7 @@
 Use it as ``import graphc as keras`` and ``from graphc import layers``.
 """
 from . import activations, backend, initializers, layers, ops
+from . import callbacks, metrics
 from .backend import clear_session, set_random_seed
 from .ir import Variable
 from .layers import Input, InputLayer, Layer
