@@ -1,7 +1,25 @@
 """IR -> IR transforms, autodiff and the PassManager."""
-from .base import FixedPoint, Pass, PassManager, PassRecord, PassResult
+from .base import FixedPoint, FixedPointError, Instrument, Pass, PassManager, PassRecord, PassResult
+from .debug import NumericsCheck, NumericsError, OpCountDiff, StageDumper, format_table, register_stage_writer
+from .eliminate_common_subexpressions import EliminateCommonSubexpressions
 from .eliminate_dead_code import EliminateDeadCode
-from .pipeline import optimize, pipeline
+from .eliminate_identity import EliminateIdentity
+from .fold_constants import FoldConstants
+from .fold_conv_batch_norm import FoldConvBatchNorm
+from .fuse_activations import FuseActivations
+from .fuse_consecutive_reshapes import FuseConsecutiveReshapes
+from .fuse_conv_add_bias import FuseConvAddBias
+from .fuse_matmul_add import FuseMatMulAdd
+from .fuse_matmul_scale import FuseMatMulScale
+from .fuse_pad_into_conv import FusePadIntoConv
+from .fuse_transpose_into_gemm import FuseTransposeIntoGemm
+from .infer_shapes import InferShapes
+from .pipeline import LAYOUT_PASSES, optimize, pipeline, run_pipeline
 
-__all__ = ["EliminateDeadCode", "FixedPoint", "Pass", "PassManager", "PassRecord", "PassResult", "optimize",
-           "pipeline"]
+__all__ = [
+    "EliminateCommonSubexpressions", "EliminateDeadCode", "EliminateIdentity", "FixedPoint", "FixedPointError",
+    "FoldConstants", "FoldConvBatchNorm", "FuseActivations", "FuseConsecutiveReshapes", "FuseConvAddBias",
+    "FuseMatMulAdd", "FuseMatMulScale", "FusePadIntoConv", "FuseTransposeIntoGemm", "InferShapes", "Instrument",
+    "LAYOUT_PASSES", "NumericsCheck", "NumericsError", "OpCountDiff", "Pass", "PassManager", "PassRecord",
+    "PassResult", "StageDumper", "format_table", "optimize", "pipeline", "register_stage_writer", "run_pipeline",
+]

@@ -12,7 +12,6 @@ from .base import Pass, PassResult
 class EliminateDeadCode(Pass):
     def run(self, graph: Graph) -> PassResult:
         live = graph.ancestors(graph.outputs)
-        dead = [n for n in graph.nodes if n.id not in live and n.op != "Input"]
-        for n in reversed(dead):
-            graph.nx.remove_node(n.id)
+        dead = [nid for nid in graph.nx.nodes if nid not in live and graph.node(nid).op != "Input"]
+        graph.nx.remove_nodes_from(dead)
         return PassResult(graph, bool(dead), {"removed": len(dead)})

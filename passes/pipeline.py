@@ -1,25 +1,137 @@
-"""Named pipelines by optimization level (0: none; 1: cleanup; 2: + fusions; 3: + layout)."""
+"""Named pipelines by optimization level, and ``optimize``.
+
+    0  nothing
+    1  cleanup: InferShapes, then to a fixed point FoldConstants, EliminateIdentity,
+       EliminateCommonSubexpressions, EliminateDeadCode
+    2  + fusions: FuseConsecutiveReshapes, FuseMatMulAdd, FuseTransposeIntoGemm, FoldConvBatchNorm,
+       FuseConvAddBias, FusePadIntoConv (each group to a fixed point, with cleanup)
+    3  + layout (``LAYOUT_PASSES``) and target-specific rewrites: with ``target="onnxruntime"`` and
+       ``allow_contrib=True``, the com.microsoft fusions FusedConv / FusedGemm / FusedMatMul
+
+Every group is a ``FixedPoint`` with a step bound (``max_steps``).
+"""
 from __future__ import annotations
 
-import os
+from dataclasses import dataclass
 
 from graphc.ir import Graph
 
-from .base import PassManager
+from .base import FixedPoint, PassManager
+from .debug import NumericsCheck, OpCountDiff, StageDumper, debug_enabled, default_dump_dir, format_table
+from .eliminate_common_subexpressions import EliminateCommonSubexpressions
 from .eliminate_dead_code import EliminateDeadCode
+from .eliminate_identity import EliminateIdentity
+from .fold_constants import FoldConstants
+from .fold_conv_batch_norm import FoldConvBatchNorm
+from .fuse_activations import FuseActivations
+from .fuse_consecutive_reshapes import FuseConsecutiveReshapes
+from .fuse_conv_add_bias import FuseConvAddBias
+from .fuse_matmul_add import FuseMatMulAdd
+from .fuse_matmul_scale import FuseMatMulScale
+from .fuse_pad_into_conv import FusePadIntoConv
+from .fuse_transpose_into_gemm import FuseTransposeIntoGemm
+from .infer_shapes import InferShapes
+
+#: Level-3 layout passes (channels-last -> NCHW: sink and cancel Transposes), as classes taking no
+#: arguments; each runs in the "layout" fixed-point group with the cleanup passes.
+LAYOUT_PASSES: list = []
+
+TARGETS = ("onnx", "onnxruntime")
 
 
-def pipeline(level: int = 1) -> list:
-    """The passes run at ``level``."""
+@dataclass
+class PipelineOptions:
+    """What the pipeline may assume.
+
+    Attributes:
+        level: 0 to 3.
+        export: the graph is being exported for deployment: Params may be folded into Constants
+            (e.g. a kernel's layout Transpose). Runtime and training graphs feed parameters as
+            inputs, so this is False for them.
+        target: "onnx" (any runtime) or "onnxruntime".
+        allow_contrib: the user allows onnxruntime's com.microsoft ops (with target="onnxruntime").
+        max_steps: bound on each fixed-point group.
+        strict: reaching a bound is an error (debug mode) rather than a warning.
+    """
+
+    level: int = 1
+    export: bool = False
+    target: str = "onnx"
+    allow_contrib: bool = False
+    max_steps: int = 10
+    strict: bool = False
+
+
+def _cleanup(o: PipelineOptions) -> list:
+    return [FoldConstants(include_params=o.export), EliminateIdentity(), EliminateCommonSubexpressions(),
+            EliminateDeadCode()]
+
+
+def pipeline(level: int = 1, export: bool = False, target: str = "onnx", allow_contrib: bool = False,
+             max_steps: int = 10, strict: bool = False) -> list:
+    """The passes run at ``level`` (see the module docstring)."""
     if level not in (0, 1, 2, 3):
         raise ValueError(f"level: expected 0, 1, 2 or 3, received {level!r}")
+    if target not in TARGETS:
+        raise ValueError(f"target: expected one of {TARGETS}, received {target!r}")
+    o = PipelineOptions(level, export, target, allow_contrib, max_steps, strict)
     if level == 0:
         return []
-    return [EliminateDeadCode()]
+    passes: list = [InferShapes(), FixedPoint(_cleanup(o), max_steps, "cleanup", strict)]
+    if level >= 2:
+        fusions = [FuseConsecutiveReshapes(), FuseMatMulAdd(), FuseTransposeIntoGemm(),
+                   FoldConvBatchNorm(include_params=export), FuseConvAddBias(include_params=export),
+                   FusePadIntoConv()]
+        passes.append(FixedPoint(fusions + _cleanup(o), max_steps, "fusions", strict))
+    if level >= 3:
+        if LAYOUT_PASSES:
+            passes.append(FixedPoint([cls() for cls in LAYOUT_PASSES] + _cleanup(o), max_steps, "layout", strict))
+        if target == "onnxruntime" and allow_contrib:
+            passes.append(FixedPoint([FuseMatMulScale(), FuseActivations()] + _cleanup(o), max_steps, "contrib",
+                                     strict))
+    return passes
 
 
-def optimize(graph: Graph, level: int = 1, debug: bool | None = None) -> Graph:
-    """Runs the level's pipeline on a copy of ``graph`` and returns the optimized copy."""
-    if debug is None:
-        debug = os.environ.get("GRAPHC_DEBUG", "") not in ("", "0")
-    return PassManager(pipeline(level), verify_each=debug).run(graph)
+def run_pipeline(graph: Graph, level: int = 1, debug: bool | None = None, export: bool = False,
+                 target: str = "onnx", allow_contrib: bool = False, dump_dir: str | None = None,
+                 max_steps: int = 10, print_table: bool | None = None, passes: list | None = None):
+    """Like ``optimize`` but returns ``(graph, manager)``; ``manager.records`` holds the table rows
+    and, in debug mode, ``manager.dump_dir`` the stage folder."""
+    debug = debug_enabled(debug)
+    if passes is None:
+        passes = pipeline(level, export, target, allow_contrib, max_steps, strict=debug)
+    instruments: list = []
+    dumper = None
+    if debug:
+        instruments += [OpCountDiff(), NumericsCheck()]
+    if debug or dump_dir:
+        dumper = StageDumper(dump_dir or default_dump_dir(graph))
+        instruments.append(dumper)
+    manager = PassManager(passes, verify_each=debug, instruments=instruments, strict=debug)
+    manager.dump_dir = dumper.folder if dumper else None
+    out = manager.run(graph)
+    if print_table if print_table is not None else debug:
+        title = f"graphc passes on {graph.name!r} (level {level})"
+        if manager.dump_dir:
+            title += f", stages in {manager.dump_dir}"
+        print(format_table(manager.records, title))
+    return out, manager
+
+
+def optimize(graph: Graph, level: int = 1, debug: bool | None = None, export: bool = False,
+             target: str = "onnx", allow_contrib: bool = False, dump_dir: str | None = None,
+             max_steps: int = 10) -> Graph:
+    """Runs the level's pipeline on a copy of ``graph`` and returns the optimized copy.
+
+    Args:
+        graph: the graph; never mutated.
+        level: 0 (none), 1 (cleanup), 2 (+ fusions), 3 (+ layout and target-specific).
+        debug: verify IR invariants and numbers after every pass, time and dump every stage and
+            print the table; ``None`` reads ``GRAPHC_DEBUG``.
+        export: fold Params as constants (deployment export only).
+        target: "onnx" or "onnxruntime".
+        allow_contrib: allow com.microsoft fusions (with target="onnxruntime", level 3).
+        dump_dir: folder for the stage dumps (debug mode picks a fresh one when not given).
+        max_steps: bound on each fixed-point group.
+    """
+    return run_pipeline(graph, level, debug, export, target, allow_contrib, dump_dir, max_steps)[0]

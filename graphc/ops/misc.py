@@ -1,0 +1,411 @@
+"""Ops that ONNX import and the onnxruntime-targeted fusions need beyond the layers' ops.
+
+* Elementwise math: Floor, Ceil, Round, Sin, Cos, Tan, Asin, Acos, Atan, Sinh, Cosh, Asinh,
+  Acosh, Atanh, Softsign, HardSigmoid, HardSwish, ThresholdedRelu, Celu, Mish, Gelu, Clip, PRelu,
+  Mod, Or, Xor.
+* Reductions: ReduceProd, ReduceL1, ReduceL2, ReduceLogSum, ReduceLogSumExp, ReduceSumSquare;
+  ArgMax, ArgMin.
+* Shapes and data: Split, Tile, ConstantOfShape, Range, Size, DepthToSpace, SpaceToDepth.
+* onnxruntime contrib ops (domain ``com.microsoft``), made only by the level-3 pipeline when the
+  user allows them: FusedConv, FusedGemm (an activation applied to the op's result) and
+  FusedMatMul (MatMul with transposed operands and a scale).
+
+Ops whose gradient graphc never needs set ``differentiable = False``; the rest give their rule.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from graphc.ir import TensorType, broadcast_shapes
+
+from .base import REGISTRY, OpDef, get_op, normalize_axis, register_op
+from .elementwise import _Binary, _Compare, _Unary, where, zeros_like_scalar
+from .reduce import _Reduce
+
+
+def _register(cls):
+    """Registers ``cls`` unless another module already defined an op of that name."""
+    if cls.__name__ in REGISTRY:
+        return cls
+    return register_op(cls)
+
+
+# -- elementwise -------------------------------------------------------------------------------------
+
+class _Math(_Unary):
+    """A float unary op given by ``fn`` (no gradient rule needed by graphc)."""
+
+    differentiable = False
+    fn = None
+
+    def infer(self, x, **attrs):
+        return super().infer(x)
+
+    def ref(self, x, **attrs):
+        with np.errstate(all="ignore"):
+            return np.asarray(type(self).fn(x, **attrs)).astype(x.dtype)
+
+
+def _math_op(name, fn, differentiable=False):
+    cls = type(name, (_Math,), {"fn": staticmethod(fn), "__doc__": f"Y = {name}(X), elementwise.",
+                                "differentiable": differentiable})
+    return _register(cls)
+
+
+for _name, _fn in {
+    "Floor": np.floor, "Ceil": np.ceil, "Round": np.round, "Sin": np.sin, "Cos": np.cos, "Tan": np.tan,
+    "Asin": np.arcsin, "Acos": np.arccos, "Atan": np.arctan, "Sinh": np.sinh, "Cosh": np.cosh,
+    "Asinh": np.arcsinh, "Acosh": np.arccosh, "Atanh": np.arctanh,
+    "Softsign": lambda x: x / (1 + np.abs(x)),
+    "HardSigmoid": lambda x, alpha=0.2, beta=0.5: np.clip(alpha * x + beta, 0, 1),
+    "HardSwish": lambda x: x * np.clip(x / 6 + 0.5, 0, 1),
+    "ThresholdedRelu": lambda x, alpha=1.0: np.where(x > alpha, x, 0),
+    "Celu": lambda x, alpha=1.0: np.maximum(0, x) + np.minimum(0, alpha * np.expm1(x / alpha)),
+    "Mish": lambda x: x * np.tanh(np.logaddexp(0, x)),
+    "Gelu": lambda x, approximate="none": (
+        0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3))) if approximate == "tanh"
+        else 0.5 * x * (1 + np.vectorize(math.erf, otypes=[np.float64])(x / math.sqrt(2)) if x.size else x)),
+}.items():
+    _math_op(_name, _fn)
+
+
+@_register
+class Clip(OpDef):
+    """Y = min(max(X, min), max); ``min``/``max`` optional scalar inputs as in ONNX 11+."""
+
+    nondiff_inputs = (1, 2)
+
+    def infer(self, x, lo=None, hi=None):
+        return x
+
+    def ref(self, x, lo=None, hi=None):
+        y = x
+        if lo is not None:
+            y = np.maximum(y, lo)
+        if hi is not None:
+            y = np.minimum(y, hi)
+        return np.asarray(y).astype(x.dtype)
+
+    def grad(self, node, dys):
+        from .elementwise import greater_or_equal, less_or_equal, logical_and
+
+        x = node.inputs[0]
+        keep = None
+        for v, cmp in ((node.inputs[1] if len(node.inputs) > 1 else None, greater_or_equal),
+                       (node.inputs[2] if len(node.inputs) > 2 else None, less_or_equal)):
+            if v is not None:
+                m = cmp(x, v)
+                keep = m if keep is None else logical_and(keep, m)
+        if keep is None:
+            return [dys[0]]
+        return [where(keep, dys[0], zeros_like_scalar(dys[0])), None, None][:len(node.inputs)]
+
+
+@_register
+class PRelu(OpDef):
+    """Y = X if X >= 0 else slope * X, slope broadcast to X."""
+
+    differentiable = False
+
+    def infer(self, x, slope):
+        return TensorType(x.dtype, broadcast_shapes(x.shape, slope.shape))
+
+    def ref(self, x, slope):
+        return np.where(x >= 0, x, x * slope).astype(x.dtype)
+
+
+@_register
+class Mod(_Binary):
+    """ONNX Mod: ``fmod=1`` takes the dividend's sign (C fmod), else the divisor's (Python %)."""
+
+    differentiable = False
+
+    def infer(self, a, b, fmod=0):
+        return super().infer(a, b)
+
+    def ref(self, a, b, fmod=0):
+        with np.errstate(all="ignore"):
+            return (np.fmod(a, b) if fmod else np.mod(a, b)).astype(a.dtype)
+
+
+class _BoolBinary(_Compare):
+    def infer(self, a, b):
+        if a.dtype != "bool" or b.dtype != "bool":
+            raise TypeError(f"{self.name} needs bool operands, received {a.dtype}, {b.dtype}")
+        return TensorType("bool", broadcast_shapes(a.shape, b.shape))
+
+
+@_register
+class Or(_BoolBinary):
+    def ref(self, a, b):
+        return np.logical_or(a, b)
+
+
+@_register
+class Xor(_BoolBinary):
+    def ref(self, a, b):
+        return np.logical_xor(a, b)
+
+
+# -- reductions --------------------------------------------------------------------------------------
+
+def _reduce_op(name, fn, from_opset=18):
+    cls = type(name, (_Reduce,), {"np_fn": staticmethod(fn), "input_axes_from": from_opset,
+                                  "differentiable": False, "__doc__": f"ONNX {name}; ``axes=None`` reduces all."})
+    return _register(cls)
+
+
+_reduce_op("ReduceProd", np.prod)
+_reduce_op("ReduceL1", lambda x, axis, keepdims: np.sum(np.abs(x), axis=axis, keepdims=keepdims))
+_reduce_op("ReduceL2", lambda x, axis, keepdims: np.sqrt(np.sum(np.square(x), axis=axis, keepdims=keepdims)))
+_reduce_op("ReduceLogSum", lambda x, axis, keepdims: np.log(np.sum(x, axis=axis, keepdims=keepdims)))
+_reduce_op("ReduceLogSumExp", lambda x, axis, keepdims: np.log(np.sum(np.exp(x), axis=axis, keepdims=keepdims)))
+_reduce_op("ReduceSumSquare", lambda x, axis, keepdims: np.sum(np.square(x), axis=axis, keepdims=keepdims))
+
+
+class _Arg(OpDef):
+    differentiable = False
+
+    def infer(self, x, axis=0, keepdims=1, select_last_index=0):
+        a = normalize_axis(axis, x.rank)
+        shape = tuple(1 if i == a else d for i, d in enumerate(x.shape)) if keepdims else \
+            tuple(d for i, d in enumerate(x.shape) if i != a)
+        return TensorType("int64", shape)
+
+    def ref(self, x, axis=0, keepdims=1, select_last_index=0):
+        fn = np.argmax if self.name == "ArgMax" else np.argmin
+        if select_last_index:
+            flipped = np.flip(x, axis)
+            out = x.shape[axis] - 1 - fn(flipped, axis=axis)
+        else:
+            out = fn(x, axis=axis)
+        if keepdims:
+            out = np.expand_dims(out, axis)
+        return out.astype(np.int64)
+
+
+@_register
+class ArgMax(_Arg):
+    pass
+
+
+@_register
+class ArgMin(_Arg):
+    pass
+
+
+# -- shapes and data ---------------------------------------------------------------------------------
+
+@_register
+class Split(OpDef):
+    """(Y1, ..., Yn) = X cut along ``axis`` into pieces of sizes ``split``. dX = Concat(dYi)."""
+
+    def infer(self, x, axis=0, split=()):
+        a = normalize_axis(axis, x.rank)
+        d = x.shape[a]
+        if isinstance(d, int) and sum(split) != d:
+            raise ValueError(f"split sizes {tuple(split)} do not add up to axis {a} of size {d}")
+        return tuple(x.with_shape(x.shape[:a] + (int(s),) + x.shape[a + 1:]) for s in split)
+
+    def ref(self, x, axis=0, split=()):
+        return tuple(np.split(x, np.cumsum(split)[:-1], axis=axis))
+
+    def lower(self, ctx, node):
+        ctx.emit("Split", [ctx.inputs[0], ctx.const(np.asarray(node.attrs["split"], np.int64), "split")], ctx.outputs,
+                 axis=int(node.attrs.get("axis", 0)))
+
+    def grad(self, node, dys):
+        from .nn import zeros_like
+        from .shape import concat
+
+        parts = [dy if dy is not None else zeros_like(y) for dy, y in zip(dys, node.outputs)]
+        return [concat(parts, node.attrs.get("axis", 0))]
+
+
+@_register
+class Tile(OpDef):
+    """Y = X repeated ``repeats`` times along each axis."""
+
+    differentiable = False
+
+    def infer(self, x, repeats):
+        if len(repeats) != x.rank:
+            raise ValueError(f"repeats {tuple(repeats)} needs one entry per axis of rank {x.rank}")
+        return x.with_shape(tuple(d * r if isinstance(d, int) else (d if r == 1 else None)
+                                  for d, r in zip(x.shape, repeats)))
+
+    def ref(self, x, repeats):
+        return np.tile(x, tuple(repeats))
+
+    def lower(self, ctx, node):
+        ctx.emit("Tile", [ctx.inputs[0], ctx.const(np.asarray(node.attrs["repeats"], np.int64), "repeats")],
+                 ctx.outputs)
+
+
+@_register
+class ConstantOfShape(OpDef):
+    """Y = a tensor of ``value`` (a 1-element array) with the shape held by the int64 vector S."""
+
+    differentiable = False
+
+    def infer(self, s, value=None):
+        dtype = "float32" if value is None else np.asarray(value).dtype.name
+        n = s.shape[0] if s.rank == 1 else None
+        return TensorType(dtype, (None,) * n if isinstance(n, int) else ())
+
+    def ref(self, s, value=None):
+        value = np.zeros(1, np.float32) if value is None else np.asarray(value)
+        return np.full(tuple(int(d) for d in s), value.reshape(-1)[0], dtype=value.dtype)
+
+    def lower(self, ctx, node):
+        value = node.attrs.get("value")
+        ctx.emit("ConstantOfShape", ctx.inputs, ctx.outputs,
+                 value=None if value is None else np.asarray(value).reshape(1))
+
+
+@_register
+class Range(OpDef):
+    """Y = [start, start + delta, ...) below ``limit`` (scalar inputs)."""
+
+    differentiable = False
+
+    def infer(self, start, limit, delta):
+        return TensorType(start.dtype, (None,))
+
+    def ref(self, start, limit, delta):
+        return np.arange(start, limit, delta).astype(start.dtype)
+
+
+@_register
+class Size(OpDef):
+    differentiable = False
+
+    def infer(self, x):
+        return TensorType("int64", ())
+
+    def ref(self, x):
+        return np.asarray(x.size, np.int64)
+
+
+@_register
+class DepthToSpace(OpDef):
+    """(N, C*b*b, H, W) -> (N, C, H*b, W*b); ``mode`` DCR or CRD as in ONNX."""
+
+    differentiable = False
+
+    def infer(self, x, blocksize, mode="DCR"):
+        n, c, h, w = x.shape
+        b = blocksize
+        return x.with_shape((n, c // (b * b) if isinstance(c, int) else None, h * b if isinstance(h, int) else None,
+                             w * b if isinstance(w, int) else None))
+
+    def ref(self, x, blocksize, mode="DCR"):
+        n, c, h, w = x.shape
+        b = blocksize
+        if mode == "DCR":
+            t = x.reshape(n, b, b, c // (b * b), h, w).transpose(0, 3, 4, 1, 5, 2)
+        else:
+            t = x.reshape(n, c // (b * b), b, b, h, w).transpose(0, 1, 4, 2, 5, 3)
+        return t.reshape(n, c // (b * b), h * b, w * b)
+
+
+@_register
+class SpaceToDepth(OpDef):
+    """(N, C, H*b, W*b) -> (N, C*b*b, H, W)."""
+
+    differentiable = False
+
+    def infer(self, x, blocksize):
+        n, c, h, w = x.shape
+        b = blocksize
+        return x.with_shape((n, c * b * b if isinstance(c, int) else None, h // b if isinstance(h, int) else None,
+                             w // b if isinstance(w, int) else None))
+
+    def ref(self, x, blocksize):
+        n, c, h, w = x.shape
+        b = blocksize
+        t = x.reshape(n, c, h // b, b, w // b, b).transpose(0, 3, 5, 1, 2, 4)
+        return t.reshape(n, c * b * b, h // b, w // b)
+
+
+# -- onnxruntime contrib ops (com.microsoft) -----------------------------------------------------------
+
+#: activations FusedConv / FusedGemm accept, with the attribute holding their parameter.
+CONTRIB_ACTIVATIONS = ("Relu", "Sigmoid", "Tanh", "LeakyRelu")
+
+
+def _activate(y, activation, alpha):
+    if activation == "LeakyRelu":
+        return get_op("LeakyRelu").ref(y, alpha=alpha)
+    return get_op(activation).ref(y)
+
+
+@_register
+class FusedConv(OpDef):
+    """com.microsoft FusedConv: ``activation(Conv(X, W, B))``; ``activation_params`` = [alpha]."""
+
+    differentiable = False
+
+    def infer(self, x, w, b=None, activation="Relu", activation_params=(), **conv_attrs):
+        return get_op("Conv").infer(x, w, b, **conv_attrs)
+
+    def ref(self, x, w, b=None, activation="Relu", activation_params=(), **conv_attrs):
+        y = get_op("Conv").ref(x, w, b, **conv_attrs)
+        return _activate(y, activation, activation_params[0] if activation_params else 0.01)
+
+    def lower(self, ctx, node):
+        from .conv import conv_attrs
+
+        attrs = {k: v for k, v in node.attrs.items() if k not in ("activation", "activation_params")}
+        a = conv_attrs(node.inputs[1].shape, **attrs)
+        params = node.attrs.get("activation_params")
+        ctx.emit("FusedConv", ctx.inputs, ctx.outputs, domain="com.microsoft", activation=node.attrs["activation"],
+                 activation_params=[float(p) for p in params] if params else None,
+                 kernel_shape=list(a["kernel_shape"]), strides=list(a["strides"]), pads=list(a["pads"]),
+                 dilations=list(a["dilations"]), group=a["group"])
+
+
+@_register
+class FusedGemm(OpDef):
+    """com.microsoft FusedGemm: ``activation(Gemm(A, B, C))`` with ``activation_alpha``."""
+
+    differentiable = False
+
+    def infer(self, a, b, c=None, activation="Relu", activation_alpha=0.01, **gemm_attrs):
+        return get_op("Gemm").infer(a, b, c, **gemm_attrs)
+
+    def ref(self, a, b, c=None, activation="Relu", activation_alpha=0.01, **gemm_attrs):
+        return _activate(get_op("Gemm").ref(a, b, c, **gemm_attrs), activation, activation_alpha)
+
+    def lower(self, ctx, node):
+        ctx.emit("FusedGemm", ctx.inputs, ctx.outputs, domain="com.microsoft", **node.attrs)
+
+
+@_register
+class FusedMatMul(OpDef):
+    """com.microsoft FusedMatMul: ``alpha * (A' @ B')``, A' = A with its last two axes swapped if
+    ``transA`` (B' likewise)."""
+
+    differentiable = False
+
+    @staticmethod
+    def _swap(t):
+        return t.with_shape(t.shape[:-2] + (t.shape[-1], t.shape[-2]))
+
+    def infer(self, a, b, alpha=1.0, transA=0, transB=0):
+        if (transA and a.rank < 2) or (transB and b.rank < 2):
+            raise ValueError("FusedMatMul transposes need rank >= 2 operands")
+        return get_op("MatMul").infer(self._swap(a) if transA else a, self._swap(b) if transB else b)
+
+    def ref(self, a, b, alpha=1.0, transA=0, transB=0):
+        a = np.swapaxes(a, -1, -2) if transA else a
+        b = np.swapaxes(b, -1, -2) if transB else b
+        return (np.matmul(a, b) * np.asarray(alpha, a.dtype)).astype(a.dtype)
+
+    def lower(self, ctx, node):
+        ctx.emit("FusedMatMul", ctx.inputs, ctx.outputs, domain="com.microsoft", **node.attrs)
+
+
+del _name, _fn

@@ -1,0 +1,56 @@
+"""FuseActivations: an activation after Conv or Gemm becomes onnxruntime's contrib FusedConv or
+FusedGemm (domain com.microsoft; onnxruntime's "ConvActivationFusion" and "GemmActivationFusion").
+
+Rewrites (act one of Relu, Sigmoid, Tanh, LeakyRelu):
+    act(Conv(X, W, B)) -> FusedConv(X, W, B){activation=act, activation_params=[alpha]}
+    act(Gemm(A, B, C)) -> FusedGemm(A, B, C){activation=act, activation_alpha=alpha}
+when the Conv/Gemm result feeds only the activation. The pipeline runs this pass only with
+``target="onnxruntime"`` and ``allow_contrib=True``: other runtimes do not know these ops.
+"""
+from __future__ import annotations
+
+from graphc.ir import Graph
+from graphc.ops.misc import CONTRIB_ACTIVATIONS
+
+from .base import Pass, PassResult
+from .rewrite import NoMatch, add_op, replace_node, single_use
+
+
+class FuseActivations(Pass):
+    def __init__(self):
+        self.near_misses: dict = {}
+
+    def run(self, graph: Graph) -> PassResult:
+        fused = 0
+        self.near_misses = {}
+        for node in graph.nodes:
+            if node.op not in CONTRIB_ACTIVATIONS or node.id not in graph.nx:
+                continue
+            m = self.match(graph, node)
+            if isinstance(m, NoMatch):
+                self.near_misses[node.id] = m.reason
+                continue
+            prod = node.inputs[0].node
+            attrs = dict(prod.attrs, activation=node.op)
+            alpha = float(node.attrs.get("alpha", 0.01))
+            if prod.op == "Conv":
+                if node.op == "LeakyRelu":
+                    attrs["activation_params"] = (alpha,)
+                new = add_op(graph, "FusedConv", list(prod.inputs), attrs, prod.scope)
+            else:
+                if node.op == "LeakyRelu":
+                    attrs["activation_alpha"] = alpha
+                new = add_op(graph, "FusedGemm", list(prod.inputs), attrs, prod.scope)
+            replace_node(graph, node, new.outputs)
+            fused += 1
+        return PassResult(graph, fused > 0, {"fused": fused})
+
+    def match(self, graph: Graph, node):
+        x = node.inputs[0]
+        if x.node.op not in ("Conv", "Gemm"):
+            return NoMatch(f"input comes from {x.node.op}, not Conv or Gemm")
+        if not single_use(graph, x):
+            return NoMatch(f"the {x.node.op} result has other uses")
+        if x.dtype != "float32":
+            return NoMatch(f"onnxruntime's fused kernels are float32, not {x.dtype}")
+        return True

@@ -1,0 +1,82 @@
+"""FuseConsecutiveReshapes: a chain of shape-only ops collapses into one Reshape.
+
+Rewrites (P one of Reshape, Flatten, Squeeze, Unsqueeze):
+    Reshape(P(x), s)     -> Reshape(x, s')     s' = s with 0s resolved against P's output
+    Flatten / Squeeze / Unsqueeze (P(x)) -> Reshape(x, s') with s' from the result type
+A target is expressible when every dim is a known int, a symbolic dim found at the same position
+of x (copied with 0), or at most one other dim (-1). P is removed once nothing else reads it.
+"""
+from __future__ import annotations
+
+from graphc.ir import Graph
+
+from .base import Pass, PassResult
+from .rewrite import NoMatch, add_op, replace_node
+
+_RESHAPE_LIKE = ("Reshape", "Flatten", "Squeeze", "Unsqueeze")
+
+
+def target_shape(x_shape: tuple, out_shape: tuple):
+    """A Reshape target turning ``x_shape`` into ``out_shape``, or None when none is certain."""
+    target, free = [], 0
+    for i, d in enumerate(out_shape):
+        if isinstance(d, int):
+            if d == 0:
+                return None  # a literal 0 would mean "copy"; keep the original ops
+            target.append(d)
+        elif isinstance(d, str) and i < len(x_shape) and x_shape[i] == d:
+            target.append(0)
+        else:
+            target.append(-1)
+            free += 1
+    return tuple(target) if free <= 1 else None
+
+
+class FuseConsecutiveReshapes(Pass):
+    def __init__(self):
+        self.near_misses: dict = {}
+
+    def run(self, graph: Graph) -> PassResult:
+        fused = 0
+        self.near_misses = {}
+        for node in graph.nodes:
+            if node.op not in _RESHAPE_LIKE or node.id not in graph.nx:
+                continue
+            m = self.match(node)
+            if isinstance(m, NoMatch):
+                self.near_misses[node.id] = m.reason
+                continue
+            x, shape = m
+            new = add_op(graph, "Reshape", [x], {"shape": shape}, node.scope)
+            if new.outputs[0].shape != node.outputs[0].shape:
+                graph.nx.remove_node(new.id)
+                self.near_misses[node.id] = "the collapsed Reshape would infer a different shape"
+                continue
+            replace_node(graph, node, new.outputs)
+            fused += 1
+        return PassResult(graph, fused > 0, {"fused": fused})
+
+    def match(self, node):
+        prev = node.inputs[0].node
+        if prev.op not in _RESHAPE_LIKE:
+            return NoMatch(f"input comes from {prev.op}, not a reshape")
+        x = prev.inputs[0]
+        mid = node.inputs[0].shape
+        if node.op == "Reshape":
+            shape = []
+            for i, s in enumerate(node.attrs["shape"]):
+                if s != 0:
+                    shape.append(int(s))
+                elif isinstance(mid[i], int):
+                    shape.append(mid[i])
+                elif isinstance(mid[i], str) and i < x.type.rank and x.shape[i] == mid[i]:
+                    shape.append(0)
+                else:
+                    return NoMatch(f"dim {i} copies an unknown dim of the intermediate shape")
+            if shape.count(-1) > 1:
+                return NoMatch("more than one -1")
+            return x, tuple(shape)
+        shape = target_shape(x.shape, node.outputs[0].shape)
+        if shape is None:
+            return NoMatch(f"{node.outputs[0].type} is not expressible as one Reshape of {x.type}")
+        return x, shape

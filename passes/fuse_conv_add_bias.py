@@ -1,0 +1,93 @@
+"""FuseConvAddBias: a per-channel Add after a bias-free Conv becomes the Conv's bias input
+(onnxruntime's "ConvAddFusion").
+
+Rewrites:
+    Add(Conv(X, W), b)  or  Add(b, Conv(X, W))  -> Conv(X, W, b')
+where b holds one value per output channel laid out to broadcast over (N, C, spatial...) — shape
+(C, 1, ..., 1) or (1, C, 1, ..., 1) — and b' is its rank-1 form: for a Constant b a new (C,)
+Constant; for b = Reshape/Unsqueeze(v) with v of shape (C,) (a bias Param) simply v, so runtime
+graphs keep feeding the parameter. The Conv result must feed only this Add.
+"""
+from __future__ import annotations
+
+from graphc.ir import Graph
+
+from .base import Pass, PassResult
+from .rewrite import Match, NoMatch, add_constant, add_op, constant_value, replace_node, single_use
+
+
+def _channel_vector(graph: Graph, b, channels: int, rank: int, include_params: bool):
+    """A (C,) Value equal to ``b`` flattened, or NoMatch."""
+    shape = b.shape
+    ok = shape in ((channels,) + (1,) * (rank - 2), (1, channels) + (1,) * (rank - 2))
+    if not ok:
+        return NoMatch(f"bias of shape {shape} is not per-channel for {channels} channels")
+    value = constant_value(b, include_params)
+    if value is not None:
+        return add_constant(graph, value.reshape(channels), b.node.scope)
+    src = b.node
+    if src.op in ("Reshape", "Unsqueeze") and src.inputs[0].shape == (channels,):
+        return src.inputs[0]
+    return NoMatch("bias is neither constant nor a reshaped (C,) vector")
+
+
+class FuseConvAddBias(Pass):
+    def __init__(self, include_params: bool = False):
+        self.include_params = include_params
+        self.near_misses: dict = {}
+
+    def run(self, graph: Graph) -> PassResult:
+        fused = 0
+        self.near_misses = {}
+        for node in graph.nodes:
+            if node.op != "Add" or node.id not in graph.nx:
+                continue
+            m = self.match(graph, node)
+            if not m:
+                self.near_misses[node.id] = m.reason
+                continue
+            conv = m.values["conv"]
+            bias = _channel_vector(graph, m.values["b"], m.values["channels"], m.values["rank"], self.include_params)
+            new = add_op(graph, "Conv", [conv.inputs[0], conv.inputs[1], bias], conv.attrs, conv.scope)
+            replace_node(graph, node, new.outputs)
+            fused += 1
+        return PassResult(graph, fused > 0, {"fused": fused})
+
+    def match(self, graph: Graph, node):
+        last = NoMatch("no operand is a Conv")
+        for pos in (0, 1):
+            y = node.inputs[pos]
+            conv = y.node
+            if conv.op != "Conv":
+                continue
+            if len(conv.inputs) > 2 and conv.inputs[2] is not None:
+                last = NoMatch("the Conv already has a bias")
+                continue
+            if not single_use(graph, y):
+                last = NoMatch("the Conv result has other uses")
+                continue
+            channels, rank = conv.inputs[1].shape[0], y.type.rank
+            if not isinstance(channels, int):
+                last = NoMatch("unknown number of output channels")
+                continue
+            b = node.inputs[1 - pos]
+            if b.dtype != y.dtype or node.outputs[0].type != y.type:
+                last = NoMatch("the Add changes the Conv result's type")
+                continue
+            probe = _probe(b, channels, rank, self.include_params)
+            if probe:
+                return Match({"conv": conv, "b": b, "channels": channels, "rank": rank})
+            last = probe
+        return last
+
+
+def _probe(b, channels, rank, include_params):
+    shape = b.shape
+    if shape not in ((channels,) + (1,) * (rank - 2), (1, channels) + (1,) * (rank - 2)):
+        return NoMatch(f"bias of shape {shape} is not per-channel for {channels} channels")
+    if constant_value(b, include_params) is not None:
+        return Match()
+    src = b.node
+    if src.op in ("Reshape", "Unsqueeze") and src.inputs[0].shape == (channels,):
+        return Match()
+    return NoMatch("bias is neither constant nor a reshaped (C,) vector")

@@ -1,0 +1,77 @@
+"""FusePadIntoConv: a constant Pad of the spatial axes merges into the Conv or pool that reads it
+(onnxruntime's "PadFusion").
+
+Rewrites:
+    Conv(Pad(x, pads, value=0), W, B){pads=p}         -> Conv(x, W, B){pads=p + spatial pads}
+    AveragePool(Pad(x, pads, value=0)){count_include_pad=1} -> AveragePool(x){pads=...}
+    MaxPool(Pad(x, pads, value=-inf))                 -> MaxPool(x){pads=...}
+when the Pad is in constant mode, pads nothing on the batch and channel axes, and the consumer
+uses explicit padding (auto_pad NOTSET). AveragePool without count_include_pad would divide by
+fewer elements than the padded version, so it does not fire.
+"""
+from __future__ import annotations
+
+import math
+
+from graphc.ir import Graph
+
+from .base import Pass, PassResult
+from .rewrite import NoMatch, add_op, replace_node
+
+_CONSUMERS = ("Conv", "AveragePool", "MaxPool")
+
+
+class FusePadIntoConv(Pass):
+    def __init__(self):
+        self.near_misses: dict = {}
+
+    def run(self, graph: Graph) -> PassResult:
+        fused = 0
+        self.near_misses = {}
+        for node in graph.nodes:
+            if node.op not in _CONSUMERS or node.id not in graph.nx:
+                continue
+            m = self.match(node)
+            if isinstance(m, NoMatch):
+                self.near_misses[node.id] = m.reason
+                continue
+            x, pads = m
+            attrs = dict(node.attrs, pads=tuple(pads))
+            new = add_op(graph, node.op, [x] + list(node.inputs[1:]), attrs, node.scope)
+            if [v.type for v in new.outputs] != [v.type for v in node.outputs[:len(new.outputs)]]:
+                graph.nx.remove_node(new.id)
+                self.near_misses[node.id] = "the fused op would infer a different type"
+                continue
+            replace_node(graph, node, new.outputs)
+            fused += 1
+        return PassResult(graph, fused > 0, {"fused": fused})
+
+    def match(self, node):
+        pad = node.inputs[0].node
+        if pad.op != "Pad":
+            return NoMatch(f"input comes from {pad.op}, not Pad")
+        if pad.attrs.get("mode", "constant") != "constant":
+            return NoMatch(f"Pad mode {pad.attrs.get('mode')!r} is not constant")
+        value = float(pad.attrs.get("value", 0.0))
+        if node.op == "MaxPool":
+            if not (math.isinf(value) and value < 0):
+                return NoMatch("MaxPool needs the Pad value to be -inf")
+            if len(node.outputs) > 1:
+                return NoMatch("MaxPool returns indices, which padding changes")
+        elif value != 0.0:
+            return NoMatch(f"Pad value {value} is not 0")
+        if node.op == "AveragePool" and not node.attrs.get("count_include_pad", 0):
+            return NoMatch("AveragePool does not count padding (count_include_pad=0)")
+        if node.attrs.get("auto_pad", "NOTSET") not in ("NOTSET", b"NOTSET"):
+            return NoMatch(f"{node.op} uses auto_pad={node.attrs['auto_pad']}")
+        x = pad.inputs[0]
+        r = x.type.rank
+        pads = list(pad.attrs["pads"])
+        if any(p < 0 for p in pads):
+            return NoMatch("negative pads crop")
+        if pads[0] or pads[1] or pads[r] or pads[r + 1]:
+            return NoMatch("Pad pads the batch or channel axis")
+        k = r - 2
+        old = list(node.attrs.get("pads") or [0] * (2 * k))
+        new = [old[i] + pads[2 + i] for i in range(k)] + [old[k + i] + pads[r + 2 + i] for i in range(k)]
+        return x, new

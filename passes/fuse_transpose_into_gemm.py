@@ -1,0 +1,48 @@
+"""FuseTransposeIntoGemm: a 2-D Transpose feeding Gemm's A or B becomes Gemm's trans flag.
+
+Rewrites:
+    Gemm(Transpose(a, perm=(1, 0)), b, c){transA=t} -> Gemm(a, b, c){transA=1-t}
+    Gemm(a, Transpose(b, perm=(1, 0)), c){transB=t} -> Gemm(a, b, c){transB=1-t}
+The Transpose is removed once nothing else reads it.
+"""
+from __future__ import annotations
+
+from graphc.ir import Graph
+
+from .base import Pass, PassResult
+from .rewrite import NoMatch, add_op, replace_node
+
+
+def _is_transpose_2d(v) -> bool:
+    n = v.node
+    if n.op != "Transpose" or n.inputs[0].type.rank != 2:
+        return False
+    perm = n.attrs.get("perm")
+    return perm is None or tuple(perm) == (1, 0)
+
+
+class FuseTransposeIntoGemm(Pass):
+    def __init__(self):
+        self.near_misses: dict = {}
+
+    def run(self, graph: Graph) -> PassResult:
+        fused = 0
+        self.near_misses = {}
+        for node in graph.nodes:
+            if node.op != "Gemm" or node.id not in graph.nx:
+                continue
+            inputs, attrs, n = list(node.inputs), dict(node.attrs), 0
+            for port, flag in ((0, "transA"), (1, "transB")):
+                if _is_transpose_2d(inputs[port]):
+                    inputs[port] = inputs[port].node.inputs[0]
+                    attrs[flag] = 0 if attrs.get(flag, 0) else 1
+                    if not attrs[flag]:
+                        del attrs[flag]
+                    n += 1
+            if not n:
+                self.near_misses[node.id] = NoMatch("neither A nor B is a 2-D Transpose").reason
+                continue
+            gemm = add_op(graph, "Gemm", inputs, attrs, node.scope)
+            replace_node(graph, node, gemm.outputs)
+            fused += n
+        return PassResult(graph, fused > 0, {"fused": fused})

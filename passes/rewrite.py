@@ -1,0 +1,138 @@
+"""Helpers the rewriting passes share: reading constants, adding typed nodes, pruning dead nodes.
+
+Rules are written as ``match(node) -> Match | NoMatch(reason)`` plus a rewrite; a pass keeps the
+reason of the last near-miss per node so debug mode and the "does not fire" tests can say why.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from graphc.ir import Graph, Node, TensorType, Value
+from graphc.ops import get_op
+
+#: Ops whose outputs change from run to run: never folded, never merged.
+NONDETERMINISTIC_OPS = frozenset({"Dropout", "RandomNormal", "RandomUniform", "RandomNormalLike",
+                                  "RandomUniformLike", "Multinomial", "Bernoulli"})
+
+
+def is_deterministic(op: str) -> bool:
+    if op in ("Constant", "Param"):
+        return True
+    if op in NONDETERMINISTIC_OPS or op.startswith("Random") or op == "Input":
+        return False
+    try:
+        return getattr(get_op(op), "deterministic", True)
+    except NotImplementedError:
+        return False
+
+
+@dataclass
+class Match:
+    """A rule fired: ``values`` holds what the rewrite needs."""
+
+    values: dict = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return True
+
+
+@dataclass
+class NoMatch:
+    """A rule did not fire, and why (shown by debug mode and asserted by the tests)."""
+
+    reason: str
+
+    def __bool__(self) -> bool:
+        return False
+
+
+def constant_value(value: Value | None, include_params: bool = False) -> np.ndarray | None:
+    """The array behind ``value`` if a Constant (or, with ``include_params``, a Param) makes it."""
+    if value is None:
+        return None
+    node = value.node
+    if node.op == "Constant":
+        return node.attrs["value"]
+    if include_params and node.op == "Param":
+        return np.asarray(node.attrs["variable"].value)
+    return None
+
+
+def is_constant(value: Value | None, include_params: bool = False) -> bool:
+    return value is not None and (value.node.op == "Constant" or (include_params and value.node.op == "Param"))
+
+
+def add_constant(graph: Graph, array, scope: tuple = ()) -> Value:
+    array = np.asarray(array)
+    return graph.add_node("Constant", [], [TensorType.of(array)], {"value": array}, scope).output
+
+
+def add_op(graph: Graph, op: str, inputs: list, attrs: dict | None = None, scope: tuple = ()) -> Node:
+    """Adds an ``op`` node with types from the op's ``infer``."""
+    attrs = {k: v for k, v in (attrs or {}).items() if v is not None}
+    types = get_op(op).infer_node([None if v is None else v.type for v in inputs], attrs)
+    return graph.add_node(op, inputs, types, attrs, scope)
+
+
+def single_use(graph: Graph, value: Value) -> bool:
+    """True when exactly one node port reads ``value`` and it is not a graph output."""
+    return len(graph.uses(value)) == 1 and not any(v is value for v in graph.outputs)
+
+
+def is_used(graph: Graph, value: Value) -> bool:
+    return bool(graph.uses(value)) or any(v is value for v in graph.outputs)
+
+
+def replace_node(graph: Graph, old: Node, new_outputs) -> None:
+    """Points every use of ``old``'s outputs at ``new_outputs`` and prunes what became dead."""
+    for a, b in zip(old.outputs, new_outputs):
+        if b is not None and b is not a:
+            graph.replace_all_uses(a, b)
+    prune(graph, [old])
+
+
+def prune(graph: Graph, nodes) -> int:
+    """Removes ``nodes`` whose outputs are unused, then producers that became unused (not Inputs).
+
+    Returns the number of nodes removed.
+    """
+    removed = 0
+    stack = list(nodes)
+    while stack:
+        node = stack.pop()
+        if node.id not in graph.nx or node.op == "Input" or graph.node(node.id) is not node:
+            continue
+        if any(is_used(graph, v) for v in node.outputs):
+            continue
+        producers = [v.node for v in node.inputs if v is not None]
+        graph.nx.remove_node(node.id)
+        removed += 1
+        stack.extend(producers)
+    return removed
+
+
+def attr_key(value):
+    """A hashable, exact key for an attribute value (arrays by dtype, shape and bytes)."""
+    if isinstance(value, np.ndarray):
+        return ("ndarray", value.dtype.str, value.shape, value.tobytes())
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__,) + tuple(attr_key(v) for v in value)
+    if isinstance(value, dict):
+        return ("dict",) + tuple(sorted((k, attr_key(v)) for k, v in value.items()))
+    if hasattr(value, "uid") and hasattr(value, "trainable"):  # a Variable
+        return ("variable", value.uid)
+    if isinstance(value, float):
+        return ("float", value)
+    if isinstance(value, (np.generic,)):
+        return ("scalar", value.dtype.str, value.item())
+    return (type(value).__name__, value)
+
+
+def is_scalar_like(array: np.ndarray) -> bool:
+    return array.size == 1
+
+
+def all_equal(array: np.ndarray, x: float) -> bool:
+    return array.size > 0 and bool(np.all(array == x))
