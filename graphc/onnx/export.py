@@ -218,7 +218,10 @@ def to_onnx(
         outputs.append(_value_info(name, v))
     onnx_graph = helper.make_graph(ctx.nodes, _clean(graph.name), inputs, outputs,
                                    initializer=initializers + ctx.initializers)
-    model = helper.make_model(onnx_graph, opset_imports=[helper.make_opsetid("", opset)],
+    # contrib ops (com.microsoft, from the onnxruntime-targeted fusions) need their domain imported
+    domains = sorted({n.domain for n in ctx.nodes if n.domain})
+    model = helper.make_model(onnx_graph, opset_imports=[helper.make_opsetid("", opset)]
+                              + [helper.make_opsetid(d, 1) for d in domains],
                               producer_name=producer)
     model.ir_version = ir_version
     return model
