@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from graphc.ir import Graph
 
 from .base import FixedPoint, PassManager
+from .cancel_transposes import CancelTransposes
 from .debug import NumericsCheck, OpCountDiff, StageDumper, debug_enabled, default_dump_dir, format_table
 from .eliminate_common_subexpressions import EliminateCommonSubexpressions
 from .eliminate_dead_code import EliminateDeadCode
@@ -79,7 +80,7 @@ def pipeline(level: int = 1, export: bool = False, target: str = "onnx", allow_c
         return []
     passes: list = [InferShapes(), FixedPoint(_cleanup(o), max_steps, "cleanup", strict)]
     if level >= 2:
-        fusions = [FuseConsecutiveReshapes(), FuseMatMulAdd(), FuseTransposeIntoGemm(),
+        fusions = [CancelTransposes(), FuseConsecutiveReshapes(), FuseMatMulAdd(), FuseTransposeIntoGemm(),
                    FoldConvBatchNorm(include_params=export), FuseConvAddBias(include_params=export),
                    FusePadIntoConv()]
         passes.append(FixedPoint(fusions + _cleanup(o), max_steps, "fusions", strict))
