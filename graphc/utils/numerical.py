@@ -31,7 +31,7 @@ def to_categorical(x, num_classes: int | None = None) -> np.ndarray:
         bad = ~np.isfinite(arr) | (arr != np.round(arr))
         if bad.any():
             where = tuple(np.argwhere(bad)[0])
-            raise ValueError(f"to_categorical: label {arr[where]!r} at {_position(where)} is not an integer; "
+            raise ValueError(f"to_categorical: label {arr[where].item()!r} at {_position(where)} is not an integer; "
                              "class labels must be whole numbers 0, 1, 2, ...")
     labels = arr.astype(np.int64)
     if labels.size and labels.min() < 0:
