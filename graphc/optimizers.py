@@ -1,0 +1,550 @@
+"""Optimizers as in-graph update rules (Keras semantics and defaults) and learning-rate schedules.
+
+Each optimizer defines its rule once, in ``update_step``, as IR ops on Values: the training-step
+graph emits it for every trainable parameter, and ``apply_gradients`` (custom loops with
+``GradientTape``) runs the very same rule in a small compiled graph. Per-variable state (moments,
+accumulators) lives on the host between uses, in ``get_state()`` form, or on the training
+executor's device while ``fit`` runs; it is synced back whenever it is read.
+
+The learning rate is a graph input, computed on the host from ``iterations`` when a schedule is
+given, so schedules and callbacks change it without rebuilding anything.
+"""
+from __future__ import annotations
+
+import math
+import types
+
+import numpy as np
+
+from graphc import ops
+from graphc.ir import Value, Variable
+
+
+# -- learning-rate schedules ------------------------------------------------------------------------
+class LearningRateSchedule:
+    """``schedule(step) -> learning rate``; ``step`` is the optimizer's iteration count before the step."""
+
+    def __call__(self, step: int) -> float:
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        raise NotImplementedError
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
+
+
+class ExponentialDecay(LearningRateSchedule):
+    """``initial_learning_rate * decay_rate ** (step / decay_steps)`` (floored exponent if ``staircase``)."""
+
+    def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float, staircase: bool = False,
+                 name: str = "ExponentialDecay"):
+        if decay_steps <= 0:
+            raise ValueError(f"ExponentialDecay: decay_steps must be > 0, received {decay_steps}")
+        self.initial_learning_rate = float(initial_learning_rate)
+        self.decay_steps = decay_steps
+        self.decay_rate = float(decay_rate)
+        self.staircase = bool(staircase)
+        self.name = name
+
+    def __call__(self, step):
+        p = step / self.decay_steps
+        if self.staircase:
+            p = math.floor(p)
+        return self.initial_learning_rate * self.decay_rate ** p
+
+    def get_config(self):
+        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
+                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+
+
+class InverseTimeDecay(LearningRateSchedule):
+    """``initial_learning_rate / (1 + decay_rate * step / decay_steps)`` (floored ratio if ``staircase``)."""
+
+    def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float, staircase: bool = False,
+                 name: str = "InverseTimeDecay"):
+        if decay_steps <= 0:
+            raise ValueError(f"InverseTimeDecay: decay_steps must be > 0, received {decay_steps}")
+        self.initial_learning_rate = float(initial_learning_rate)
+        self.decay_steps = decay_steps
+        self.decay_rate = float(decay_rate)
+        self.staircase = bool(staircase)
+        self.name = name
+
+    def __call__(self, step):
+        p = step / self.decay_steps
+        if self.staircase:
+            p = math.floor(p)
+        return self.initial_learning_rate / (1 + self.decay_rate * p)
+
+    def get_config(self):
+        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
+                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+
+
+class PiecewiseConstantDecay(LearningRateSchedule):
+    """``values[i]`` while ``boundaries[i-1] < step <= boundaries[i]`` (Keras' convention)."""
+
+    def __init__(self, boundaries, values, name: str = "PiecewiseConstant"):
+        if len(values) != len(boundaries) + 1:
+            raise ValueError(f"PiecewiseConstantDecay: expected {len(boundaries) + 1} values for "
+                             f"{len(boundaries)} boundaries, received {len(values)}")
+        self.boundaries = list(boundaries)
+        self.values = [float(v) for v in values]
+        self.name = name
+
+    def __call__(self, step):
+        for b, v in zip(self.boundaries, self.values):
+            if step <= b:
+                return v
+        return self.values[-1]
+
+    def get_config(self):
+        return {"boundaries": self.boundaries, "values": self.values, "name": self.name}
+
+
+schedules = types.SimpleNamespace(LearningRateSchedule=LearningRateSchedule, ExponentialDecay=ExponentialDecay,
+                                  InverseTimeDecay=InverseTimeDecay, PiecewiseConstantDecay=PiecewiseConstantDecay)
+_SCHEDULES = {c.__name__: c for c in (ExponentialDecay, InverseTimeDecay, PiecewiseConstantDecay)}
+
+
+# -- optimizers -------------------------------------------------------------------------------------
+def _c(like: Value, v) -> np.ndarray:
+    return np.asarray(v, dtype=like.dtype)
+
+
+class Optimizer:
+    """Base class. Subclasses set ``slot_names(var)`` and implement ``update_step``.
+
+    Args:
+        learning_rate: a float or a ``LearningRateSchedule``.
+        weight_decay: decoupled weight decay, ``p -= p * weight_decay * lr`` before the update.
+        clipnorm / clipvalue / global_clipnorm: gradient clipping, as in Keras.
+        name: the optimizer's name.
+    """
+
+    def __init__(self, learning_rate=0.001, weight_decay=None, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None, name: str | None = None, **kwargs):
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) {sorted(kwargs)}")
+        if sum(x is not None for x in (clipnorm, clipvalue, global_clipnorm)) > 1:
+            raise ValueError("Only one of clipnorm, clipvalue and global_clipnorm can be set")
+        self.name = name or type(self).__name__.lower()
+        self.weight_decay = weight_decay
+        self.clipnorm = clipnorm
+        self.clipvalue = clipvalue
+        self.global_clipnorm = global_clipnorm
+        self._learning_rate = None
+        self.learning_rate = learning_rate
+        self._iterations = 0
+        self._slots: dict[int, dict[str, np.ndarray]] = {}  # Variable uid -> slot -> host array
+        self._vars: dict[int, Variable] = {}
+        self._version = 0            # bumped when the host state changes outside the device
+        self._sync_hook = None       # set by a training executor holding newer state on its device
+        self._apply_cache: dict = {}
+
+    # -- learning rate --
+    @property
+    def learning_rate(self) -> float:
+        """The rate the next step uses (a schedule is evaluated at ``iterations``)."""
+        if isinstance(self._learning_rate, LearningRateSchedule):
+            return float(self._learning_rate(self.iterations))
+        return float(self._learning_rate)
+
+    @learning_rate.setter
+    def learning_rate(self, value) -> None:
+        if isinstance(self._learning_rate, LearningRateSchedule):
+            raise TypeError(f"{self.name}: the learning rate is set by a {type(self._learning_rate).__name__} "
+                            "schedule and cannot be assigned")
+        if isinstance(value, LearningRateSchedule):
+            if self._learning_rate is not None:
+                raise TypeError(f"{self.name}: a schedule can only be given when the optimizer is created")
+            self._learning_rate = value
+            return
+        value = float(np.asarray(value))
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"{self.name}: learning_rate must be a finite number >= 0, received {value}")
+        self._learning_rate = value
+
+    lr = learning_rate
+
+    def _lr_at(self, step: int) -> float:
+        if isinstance(self._learning_rate, LearningRateSchedule):
+            return float(self._learning_rate(step))
+        return float(self._learning_rate)
+
+    # -- state --
+    def _sync(self) -> None:
+        if self._sync_hook is not None:
+            hook, self._sync_hook = self._sync_hook, None
+            hook()
+
+    @property
+    def iterations(self) -> int:
+        self._sync()
+        return self._iterations
+
+    @iterations.setter
+    def iterations(self, value: int) -> None:
+        self._sync()
+        self._iterations = int(value)
+        self._version += 1
+
+    def slot_names(self, var: Variable) -> tuple:
+        return ()
+
+    def slot_initial(self, var: Variable, slot: str) -> np.ndarray:
+        return np.zeros(var.shape, dtype=var.dtype)
+
+    def build(self, variables) -> None:
+        """Creates the per-variable state for ``variables`` not seen before."""
+        self._sync()
+        for v in variables:
+            if v.uid not in self._slots:
+                self._slots[v.uid] = {s: self.slot_initial(v, s) for s in self.slot_names(v)}
+                self._vars[v.uid] = v
+                self._version += 1
+
+    @property
+    def variables(self) -> list[np.ndarray]:
+        """The state arrays: iterations, then each variable's slots."""
+        state = self.get_state()
+        return list(state.values())
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        """``{"iterations": ..., "<variable path>/<slot>": ...}`` as NumPy copies."""
+        self._sync()
+        out = {"iterations": np.asarray(self._iterations, dtype=np.int64)}
+        for uid, slots in self._slots.items():
+            path = self._vars[uid].path
+            for s, a in slots.items():
+                out[f"{path}/{s}"] = np.array(a)
+        return out
+
+    def set_state(self, state: dict) -> None:
+        """Restores what ``get_state`` returned (variables matched by path; built on demand)."""
+        self._sync()
+        by_path = {v.path: v for v in self._vars.values()}
+        for key, value in state.items():
+            if key == "iterations":
+                self._iterations = int(np.asarray(value))
+                continue
+            path, _, slot = key.rpartition("/")
+            var = by_path.get(path)
+            if var is None:
+                raise ValueError(f"{self.name}.set_state: no variable {path!r} is known to this optimizer; build it "
+                                 "first (optimizer.build(model.trainable_variables))")
+            if slot not in self._slots[var.uid]:
+                raise ValueError(f"{self.name}.set_state: {var.path} has no slot {slot!r}")
+            value = np.asarray(value)
+            if value.shape != var.shape:
+                raise ValueError(f"{self.name}.set_state: {key} expects shape {var.shape}, received {value.shape}")
+            self._slots[var.uid][slot] = np.array(value, dtype=var.dtype)
+        self._version += 1
+
+    def _write_from_device(self, iterations: int, slots: dict) -> None:
+        """Executor callback: ``slots`` is ``{uid: {slot: array}}``."""
+        self._iterations = int(iterations)
+        for uid, d in slots.items():
+            self._slots[uid].update(d)
+
+    # -- the rule --
+    def update_step(self, p: Value, g: Value, slots: dict, lr: Value, t: Value):
+        """Emits one parameter's update. ``lr`` and ``t`` (1-based step) are scalars of p's dtype.
+
+        Returns:
+            (new parameter, {slot: new slot value}).
+        """
+        raise NotImplementedError
+
+    def emit_updates(self, entries, lr: Value, step: Value):
+        """Emits the updates of all parameters into the current graph.
+
+        Args:
+            entries: ``(variable, param Value, grad Value, {slot: Value})`` per trainable variable.
+            lr: float32 scalar learning rate; ``step``: int64 scalar iteration count before the step.
+
+        Returns:
+            (list of (new param, new slots) per entry, new step).
+        """
+        new_step = ops.add(step, np.asarray(1, np.int64))
+        grads = [g for _, _, g, _ in entries]
+        grads = self._clip(grads)
+        t_cache: dict = {}
+        out = []
+        for (var, p, _, slots), g in zip(entries, grads):
+            dt = p.dtype
+            if dt not in t_cache:
+                t_cache[dt] = (ops.cast(new_step, dt), lr if lr.dtype == dt else ops.cast(lr, dt))
+            t, lr_p = t_cache[dt]
+            if g.dtype != dt:
+                g = ops.cast(g, dt)
+            if self.weight_decay:
+                p = ops.sub(p, ops.mul(p, ops.mul(lr_p, _c(p, self.weight_decay))))
+            out.append(self.update_step(p, g, slots, lr_p, t))
+        return out, new_step
+
+    def _clip(self, grads):
+        if self.clipvalue is not None:
+            return [ops.minimum(ops.maximum(g, _c(g, -self.clipvalue)), _c(g, self.clipvalue)) for g in grads]
+        if self.clipnorm is not None:
+            out = []
+            for g in grads:
+                norm = ops.sqrt(ops.reduce_sum(ops.mul(g, g), keepdims=False))
+                scale = ops.div(_c(g, self.clipnorm), ops.maximum(norm, _c(g, self.clipnorm)))
+                out.append(ops.mul(g, scale))
+            return out
+        if self.global_clipnorm is not None:
+            total = None
+            for g in grads:
+                s = ops.reduce_sum(ops.mul(g, g), keepdims=False)
+                total = s if total is None else ops.add(total, s)
+            norm = ops.sqrt(total)
+            c = _c(norm, self.global_clipnorm)
+            scale = ops.div(c, ops.maximum(norm, c))
+            return [ops.mul(g, scale) for g in grads]
+        return grads
+
+    # -- custom loops --
+    def apply_gradients(self, grads_and_vars) -> None:
+        """Updates the Variables with the gradients (NumPy arrays) by the optimizer's rule."""
+        from graphc.ir import Graph, TensorType
+        from graphc.ops import Builder
+        from runtime import Executable
+
+        pairs = [(np.asarray(g), v) for g, v in grads_and_vars if g is not None]
+        if not pairs:
+            raise ValueError(f"{self.name}.apply_gradients: no gradients given (all None)")
+        for g, v in pairs:
+            if not isinstance(v, Variable):
+                raise TypeError(f"{self.name}.apply_gradients: expected (gradient, Variable) pairs, received {v!r}")
+            if g.shape != v.shape:
+                raise ValueError(f"{self.name}.apply_gradients: gradient for {v.path} has shape {g.shape}, "
+                                 f"expected {v.shape}")
+        variables = [v for _, v in pairs]
+        self.build(variables)
+        key = tuple((v.uid, v.shape, v.dtype) for v in variables)
+        exe = self._apply_cache.get(key)
+        if exe is None:
+            graph = Graph(f"{self.name}/apply_gradients")
+            b = Builder(graph, scope=(self.name,))
+            entries = []
+            with b.activate():
+                for i, v in enumerate(variables):
+                    p = b.input(f"p{i}", v.type)
+                    g = b.input(f"g{i}", v.type)
+                    slots = {s: b.input(f"s{i}/{s}", v.type) for s in self.slot_names(v)}
+                    entries.append((v, p, g, slots))
+                lr = b.input("learning_rate", TensorType("float32", ()))
+                step = b.input("iterations", TensorType("int64", ()))
+                results, new_step = self.emit_updates(entries, lr, step)
+            outs, names = [new_step], ["new/iterations"]
+            for i, ((v, *_), (new_p, new_slots)) in enumerate(zip(entries, results)):
+                outs.append(new_p)
+                names.append(f"new/p{i}")
+                for s in self.slot_names(v):
+                    outs.append(new_slots[s])
+                    names.append(f"new/s{i}/{s}")
+            graph.set_outputs(outs, names)
+            exe = Executable(graph)
+            self._apply_cache[key] = exe
+        feeds = {"learning_rate": np.asarray(self._lr_at(self.iterations), np.float32),
+                 "iterations": np.asarray(self.iterations, np.int64)}
+        for i, (g, v) in enumerate(pairs):
+            feeds[f"p{i}"] = v.value
+            feeds[f"g{i}"] = g.astype(v.dtype, copy=False)
+            for s in self.slot_names(v):
+                feeds[f"s{i}/{s}"] = self._slots[v.uid][s]
+        results = exe.run(feeds)
+        self._iterations = int(results[0])
+        k = 1
+        for _, v in pairs:
+            v.assign(results[k])
+            k += 1
+            for s in self.slot_names(v):
+                self._slots[v.uid][s] = results[k]
+                k += 1
+        self._version += 1
+
+    def minimize(self, *args, **kwargs):
+        raise NotImplementedError("Optimizer.minimize: use GradientTape and apply_gradients")
+
+    # -- config --
+    def get_config(self) -> dict:
+        lr = self._learning_rate
+        if isinstance(lr, LearningRateSchedule):
+            lr = {"class_name": type(lr).__name__, "config": lr.get_config()}
+        return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
+                "clipnorm": self.clipnorm, "clipvalue": self.clipvalue, "global_clipnorm": self.global_clipnorm}
+
+    @classmethod
+    def from_config(cls, config: dict):
+        config = dict(config)
+        lr = config.get("learning_rate")
+        if isinstance(lr, dict) and "class_name" in lr:
+            config["learning_rate"] = _SCHEDULES[lr["class_name"]].from_config(lr["config"])
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name}>"
+
+
+class SGD(Optimizer):
+    """``m = momentum * m - lr * g``; ``p += m`` (nesterov: ``p += momentum * m - lr * g``); plain
+    ``p -= lr * g`` without momentum."""
+
+    def __init__(self, learning_rate=0.01, momentum: float = 0.0, nesterov: bool = False, name: str = "SGD",
+                 **kwargs):
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        if not 0 <= momentum <= 1:
+            raise ValueError(f"SGD: momentum must be in [0, 1], received {momentum}")
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
+
+    def slot_names(self, var):
+        return ("momentum",) if self.momentum else ()
+
+    def update_step(self, p, g, slots, lr, t):
+        step = ops.mul(lr, g)
+        if not self.momentum:
+            return ops.sub(p, step), {}
+        mu = _c(p, self.momentum)
+        m = ops.sub(ops.mul(slots["momentum"], mu), step)
+        if self.nesterov:
+            return ops.sub(ops.add(p, ops.mul(m, mu)), step), {"momentum": m}
+        return ops.add(p, m), {"momentum": m}
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class RMSprop(Optimizer):
+    """``v = rho * v + (1 - rho) * g^2``; ``p -= lr * g / sqrt(v + eps)`` (centered: ``v - mg^2 + eps``),
+    through a momentum buffer when ``momentum > 0``."""
+
+    def __init__(self, learning_rate=0.001, rho: float = 0.9, momentum: float = 0.0, epsilon: float = 1e-7,
+                 centered: bool = False, name: str = "rmsprop", **kwargs):
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        self.rho, self.momentum, self.epsilon, self.centered = float(rho), float(momentum), float(epsilon), bool(centered)
+
+    def slot_names(self, var):
+        return ("velocity",) + (("momentum",) if self.momentum else ()) + (("average_gradient",) if self.centered else ())
+
+    def update_step(self, p, g, slots, lr, t):
+        rho = _c(p, self.rho)
+        one_m_rho = _c(p, 1.0 - self.rho)
+        v = ops.add(ops.mul(slots["velocity"], rho), ops.mul(ops.mul(g, g), one_m_rho))
+        new = {"velocity": v}
+        if self.centered:
+            ag = ops.add(ops.mul(slots["average_gradient"], rho), ops.mul(g, one_m_rho))
+            new["average_gradient"] = ag
+            denom = ops.add(ops.sub(v, ops.mul(ag, ag)), _c(p, self.epsilon))
+        else:
+            denom = ops.add(v, _c(p, self.epsilon))
+        increment = ops.div(ops.mul(lr, g), ops.sqrt(denom))
+        if self.momentum:
+            m = ops.add(ops.mul(slots["momentum"], _c(p, self.momentum)), increment)
+            new["momentum"] = m
+            return ops.sub(p, m), new
+        return ops.sub(p, increment), new
+
+    def get_config(self):
+        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon,
+                "centered": self.centered}
+
+
+class Adam(Optimizer):
+    """``m += (g - m)(1 - b1)``; ``v += (g^2 - v)(1 - b2)``;
+    ``p -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)`` (amsgrad: ``v`` replaced by its running max)."""
+
+    def __init__(self, learning_rate=0.001, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7,
+                 amsgrad: bool = False, name: str = "adam", **kwargs):
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        self.beta_1, self.beta_2, self.epsilon, self.amsgrad = float(beta_1), float(beta_2), float(epsilon), bool(amsgrad)
+
+    def slot_names(self, var):
+        return ("momentum", "velocity") + (("velocity_hat",) if self.amsgrad else ())
+
+    def update_step(self, p, g, slots, lr, t):
+        one = _c(p, 1.0)
+        b1p = ops.pow_(_c(p, self.beta_1), t)
+        b2p = ops.pow_(_c(p, self.beta_2), t)
+        alpha = ops.div(ops.mul(lr, ops.sqrt(ops.sub(one, b2p))), ops.sub(one, b1p))
+        m = ops.add(slots["momentum"], ops.mul(ops.sub(g, slots["momentum"]), _c(p, 1.0 - self.beta_1)))
+        v = ops.add(slots["velocity"], ops.mul(ops.sub(ops.mul(g, g), slots["velocity"]), _c(p, 1.0 - self.beta_2)))
+        new = {"momentum": m, "velocity": v}
+        if self.amsgrad:
+            v = ops.maximum(slots["velocity_hat"], v)
+            new["velocity_hat"] = v
+        update = ops.div(ops.mul(m, alpha), ops.add(ops.sqrt(v), _c(p, self.epsilon)))
+        return ops.sub(p, update), new
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
+                "amsgrad": self.amsgrad}
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (``p -= p * weight_decay * lr`` before the Adam step)."""
+
+    def __init__(self, learning_rate=0.001, weight_decay: float = 0.004, beta_1: float = 0.9, beta_2: float = 0.999,
+                 epsilon: float = 1e-7, amsgrad: bool = False, name: str = "adamw", **kwargs):
+        super().__init__(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
+                         amsgrad=amsgrad, name=name, weight_decay=weight_decay, **kwargs)
+        if weight_decay is None:
+            raise ValueError("AdamW: weight_decay must be a number")
+
+
+class Adagrad(Optimizer):
+    """``a += g^2``; ``p -= lr * g / sqrt(a + eps)``; ``a`` starts at ``initial_accumulator_value``."""
+
+    def __init__(self, learning_rate=0.001, initial_accumulator_value: float = 0.1, epsilon: float = 1e-7,
+                 name: str = "adagrad", **kwargs):
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        self.initial_accumulator_value = float(initial_accumulator_value)
+        self.epsilon = float(epsilon)
+
+    def slot_names(self, var):
+        return ("accumulator",)
+
+    def slot_initial(self, var, slot):
+        return np.full(var.shape, self.initial_accumulator_value, dtype=var.dtype)
+
+    def update_step(self, p, g, slots, lr, t):
+        acc = ops.add(slots["accumulator"], ops.mul(g, g))
+        return ops.sub(p, ops.div(ops.mul(lr, g), ops.sqrt(ops.add(acc, _c(p, self.epsilon))))), {"accumulator": acc}
+
+    def get_config(self):
+        return {**super().get_config(), "initial_accumulator_value": self.initial_accumulator_value,
+                "epsilon": self.epsilon}
+
+
+_BY_NAME = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW, "adagrad": Adagrad}
+
+
+def get(identifier) -> Optimizer:
+    """An optimizer from a name (``"adam"``, ``"rmsprop"``...), an Optimizer, or a config dict."""
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, str):
+        cls = _BY_NAME.get(identifier.lower())
+        if cls is None:
+            raise ValueError(f"Unknown optimizer {identifier!r}. Known optimizers: {', '.join(sorted(_BY_NAME))}")
+        return cls()
+    if isinstance(identifier, dict) and "class_name" in identifier:
+        cls = _BY_NAME.get(identifier["class_name"].lower())
+        if cls is None:
+            raise ValueError(f"Unknown optimizer class {identifier['class_name']!r}")
+        return cls.from_config(identifier.get("config", {}))
+    if isinstance(identifier, type) and issubclass(identifier, Optimizer):
+        return identifier()
+    raise TypeError(f"optimizer: expected a name or an Optimizer, received {identifier!r}")
+
+
+def serialize(optimizer: Optimizer) -> dict:
+    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+
+
+def deserialize(config: dict) -> Optimizer:
+    return get(config)

@@ -1,0 +1,111 @@
+"""The training-step executor: device-resident state, IOBinding, two buffer sets swapped every step.
+
+The step graph reads state inputs (parameters, optimizer state, the iteration count, moving
+statistics) and writes their next values as outputs. Binding an output to its own input's buffer
+gives wrong numbers in stock onnxruntime (the planner does not know about the alias), so the state
+lives in two sets of OrtValues, A and B: even steps read A and write B, odd steps the reverse. Two
+IOBindings are built once; each step binds only the batch, the learning rate and the fetched
+outputs. Read-only inputs (frozen weights) are bound to one OrtValue in both bindings.
+
+The batch dimension is symbolic, so one session serves every batch size (the last partial batch
+included). State is copied back to the host only when ``read_state`` is called.
+"""
+from __future__ import annotations
+
+import numpy as np
+import onnxruntime as ort
+
+from .providers import providers_for, resolve_device, session_options
+
+
+class TrainStepExecutor:
+    """Runs one ONNX training-step graph repeatedly with its state kept on the device.
+
+    Args:
+        model: the step graph (ModelProto or serialized bytes).
+        state_pairs: (input name, output name) pairs: the output is the input's next value.
+        initial_state: an array per state input and per read-only input that is not fed each step.
+        feeds: names of the inputs fed every step (batch, learning rate).
+        fetches: names of the outputs returned every step (loss, predictions).
+        device: ``"cpu"`` or ``"cuda"``.
+    """
+
+    def __init__(self, model, state_pairs, initial_state: dict, feeds, fetches, device: str = "cpu",
+                 threads: int | None = None):
+        self.device = resolve_device(device)
+        data = model if isinstance(model, (bytes, bytearray)) else model.SerializeToString()
+        so = session_options(self.device, threads)
+        self.session = ort.InferenceSession(data, so, providers=providers_for(self.device))
+        self._ort_device = "cuda" if self.device == "cuda" else "cpu"
+        self.state_pairs = list(state_pairs)
+        self.feeds = list(feeds)
+        self.fetches = list(fetches)
+        self._in_types = {i.name: i for i in self.session.get_inputs()}
+        self._out_names = [o.name for o in self.session.get_outputs()]
+        paired = {i for i, _ in self.state_pairs}
+        self.readonly = [n for n in initial_state if n not in paired]
+        missing = [n for n in self._in_types if n not in initial_state and n not in self.feeds]
+        if missing:
+            raise ValueError(f"TrainStepExecutor: no initial value or feed for input(s) {missing}")
+        # two state sets; set 0 holds the initial values, set 1 buffers of the same shapes
+        self._sets = [{}, {}]
+        for name, _ in self.state_pairs:
+            a = np.array(initial_state[name])
+            self._sets[0][name] = self._ortvalue(a)
+            self._sets[1][name] = ort.OrtValue.ortvalue_from_shape_and_type(a.shape, a.dtype, self._ort_device, 0)
+        self._readonly_values = {n: self._ortvalue(np.array(initial_state[n])) for n in self.readonly}
+        self._bindings = [self._make_binding(k) for k in (0, 1)]
+        self._current = 0  # the set holding the latest state
+        self.steps = 0
+
+    def _ortvalue(self, a: np.ndarray):
+        return ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(a) if a.ndim else a, self._ort_device, 0)
+
+    def _make_binding(self, k: int):
+        """Binding k reads state set k and writes set 1 - k."""
+        binding = self.session.io_binding()
+        src, dst = self._sets[k], self._sets[1 - k]
+        for in_name, out_name in self.state_pairs:
+            binding.bind_ortvalue_input(in_name, src[in_name])
+            binding.bind_ortvalue_output(out_name, dst[in_name])
+        for name, v in self._readonly_values.items():
+            binding.bind_ortvalue_input(name, v)
+        return binding
+
+    def run(self, feeds: dict) -> list[np.ndarray]:
+        """One step: binds ``feeds`` (host arrays), runs, swaps the sets; returns the fetched outputs."""
+        binding = self._bindings[self._current]
+        for name in self.feeds:
+            binding.bind_cpu_input(name, feeds[name])
+        for name in self.fetches:  # re-binding a name replaces it; onnxruntime allocates per run
+            binding.bind_output(name, "cpu")
+        self.session.run_with_iobinding(binding)
+        outs = binding.get_outputs()
+        # outputs come back in binding order: the state outputs first, then the fetches
+        n_state = len(self.state_pairs)
+        results = [o.numpy() for o in outs[n_state:n_state + len(self.fetches)]]
+        self._current = 1 - self._current
+        self.steps += 1
+        return results
+
+    def read_state(self, names=None) -> dict[str, np.ndarray]:
+        """Host copies of the latest state (all state and read-only inputs by default)."""
+        cur = self._sets[self._current]
+        names = list(names) if names is not None else [n for n, _ in self.state_pairs] + self.readonly
+        out = {}
+        for n in names:
+            v = cur.get(n, self._readonly_values.get(n))
+            out[n] = v.numpy()
+        return out
+
+    def write_state(self, values: dict) -> None:
+        """Replaces state or read-only inputs with host arrays (after the user assigned weights)."""
+        for name, a in values.items():
+            a = np.asarray(a)
+            if name in self._readonly_values:
+                self._readonly_values[name] = self._ortvalue(a)
+            elif name in self._sets[self._current]:
+                self._sets[self._current][name] = self._ortvalue(a)
+            else:
+                raise KeyError(f"TrainStepExecutor: {name!r} is not a state input")
+        self._bindings = [self._make_binding(k) for k in (0, 1)]
