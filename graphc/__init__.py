@@ -15,7 +15,18 @@ __version__ = "0.1.0"
 _LAZY_MODULES = ("applications", "datasets", "utils", "saving", "callbacks", "metrics", "losses", "optimizers")
 
 
+def load_model(filepath, compile: bool = True, custom_objects=None):
+    """Loads a model saved with ``model.save("m.graphc")`` (see ``graphc.saving.load_model``)."""
+    from .saving import load_model as _load_model
+
+    return _load_model(filepath, compile=compile, custom_objects=custom_objects)
+
+
 def __getattr__(name):
+    if name == "register_serializable":
+        from .saving import register_serializable
+
+        return register_serializable
     if name in _LAZY_MODULES:
         import importlib
 
@@ -23,4 +34,4 @@ def __getattr__(name):
     raise AttributeError(f"module 'graphc' has no attribute {name!r}")
 
 __all__ = ["Functional", "Input", "InputLayer", "Layer", "Model", "Sequential", "Variable", "activations",
-           "backend", "clear_session", "initializers", "layers", "ops", "set_random_seed"]
+           "backend", "clear_session", "initializers", "layers", "load_model", "ops", "set_random_seed"]

@@ -162,6 +162,7 @@ def serialize_layer(layer, ctx: _SaveContext | None = None) -> dict:
     elif isinstance(layer, Model):
         entry["config"] = _subclass_config(layer)
         entry["build"] = _subclass_build(layer)
+        entry["sublayer_names"] = {path: child.name for path, child in layer_paths(layer)[1:]}
     else:
         config = layer.get_config()
         check_json_config(config, f'layer "{layer.name}" config')
@@ -350,6 +351,10 @@ def _deserialize_subclass(cls, entry, ctx, where):
     except TypeError as e:
         raise FileFormatError(f"{where}: could not rebuild {cls.__name__} from its config {config}: {e}. Define "
                               f"get_config()/from_config() on {cls.__name__}.") from e
+    names = entry.get("sublayer_names") or {}
+    _expect(isinstance(names, dict) and all(isinstance(v, str) for v in names.values()), where,
+            "sublayer_names must map paths to names")
+    _rename_sublayers(model, names)
     build = entry.get("build")
     if build is not None:
         _expect(isinstance(build, dict) and isinstance(build.get("input_types"), list), where, "malformed build info")
@@ -363,7 +368,23 @@ def _deserialize_subclass(cls, entry, ctx, where):
             model.build(shapes if isinstance(structure, (list, tuple)) else shapes[0])
         model.built = True
         model._trace_graph()
+        if _rename_sublayers(model, names):  # layers created lazily during the first call
+            model._invalidate()
+            model._trace_graph()
     return model
+
+
+def _rename_sublayers(model, names: dict) -> bool:
+    """Gives a rebuilt subclassed model's layers the names they had when saved (summaries match)."""
+    renamed = False
+    for path, child in layer_paths(model)[1:]:
+        name = names.get(path)
+        if name and child.name != name:
+            child.name = name
+            renamed = True
+            for var in child._own_weights:
+                var.path = f"{name}/{var.name}"
+    return renamed
 
 
 # -- weight paths -------------------------------------------------------------------------------
@@ -374,12 +395,8 @@ def weight_paths(model) -> list[tuple[str, str, Any]]:
     config); other layers' children by snake-cased class name with a per-parent counter, because
     their names are generated afresh when the class is rebuilt.
     """
-    out, seen_layers, seen_vars = [], set(), set()
-
-    def walk(layer, path):
-        if id(layer) in seen_layers:
-            return
-        seen_layers.add(id(layer))
+    out, seen_vars = [], set()
+    for path, layer in layer_paths(model):
         names: dict[str, int] = {}
         for var in layer._own_weights:
             if id(var) in seen_vars:
@@ -388,6 +405,18 @@ def weight_paths(model) -> list[tuple[str, str, Any]]:
             k = names.get(var.name, 0)
             names[var.name] = k + 1
             out.append((path, var.name if k == 0 else f"{var.name}#{k}", var))
+    return out
+
+
+def layer_paths(model) -> list[tuple[str, Any]]:
+    """``(path, layer)`` for ``model`` (path "") and every layer under it, each once, in a fixed order."""
+    out, seen_layers = [], set()
+
+    def walk(layer, path):
+        if id(layer) in seen_layers:
+            return
+        seen_layers.add(id(layer))
+        out.append((path, layer))
         keyed_by_name = _is_graph_network(layer)
         counters: dict[str, int] = {}
         for child in layer._sublayers:
