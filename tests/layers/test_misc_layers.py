@@ -341,3 +341,44 @@ def test_batch_norm_rejects_unknown_feature_axis():
     inp = keras.Input((None, 3))
     with pytest.raises(ValueError, match="must be known"):
         layers.BatchNormalization(axis=1)(inp)
+
+
+# -- configs and export ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("layer", [
+    lambda: layers.ReLU(6.0, negative_slope=0.1, threshold=0.5), lambda: layers.LeakyReLU(0.2),
+    lambda: layers.Softmax(axis=1), lambda: layers.ELU(0.7), lambda: layers.Dropout(0.3, seed=4),
+    lambda: layers.Embedding(7, 3), lambda: layers.BatchNormalization(momentum=0.9, epsilon=0.01),
+    lambda: layers.LSTM(4, return_sequences=True, go_backwards=True)])
+def test_layer_config_round_trip(layer):
+    first = layer()
+    config = first.get_config()
+    second = type(first).from_config({**config, "name": config["name"] + "_copy"})
+    again = second.get_config()
+    assert {k: v for k, v in again.items() if k != "name"} == {k: v for k, v in config.items() if k != "name"}
+
+
+def test_export_with_batch_norm_dropout_relu6_matches_predict(tmp_path):
+    import onnx
+    import onnxruntime as ort
+
+    inp = keras.Input((6, 6, 3))
+    x = layers.BatchNormalization()(inp)
+    x = layers.Dropout(0.5)(x)
+    x = layers.ReLU(6.0)(x)
+    x = layers.Reshape((108,))(x)
+    x = layers.Dense(5)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.LeakyReLU()(x)
+    out = layers.Softmax()(x)
+    model = keras.Model(inp, out)
+    for layer in model.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            _bn_weights(layer, layer.moving_mean.shape[0])
+    path = str(tmp_path / "m.onnx")
+    model.export(path)
+    onnx.checker.check_model(onnx.load(path), full_check=True)
+    data = RNG.standard_normal((4, 6, 6, 3)).astype(np.float32) * 4
+    got = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, {"input_layer": data})[0]
+    np.testing.assert_allclose(got, model.predict(data), rtol=1e-5, atol=1e-6)
+    assert "Dropout" not in {n.op_type for n in onnx.load(path).graph.node}
