@@ -20,6 +20,28 @@ def _prod(dims):
     return n
 
 
+def _infer_minus_one(in_shape: tuple, others: list):
+    """The dim a -1 stands for when some dims are symbolic: symbols shared by input and target
+    cancel; what is left must be a static quotient or exactly one symbol. None when unknowable."""
+    if any(d is None for d in in_shape) or any(d is None for d in others):
+        return None
+    left = [d for d in in_shape if isinstance(d, str)]
+    for d in others:
+        if isinstance(d, str):
+            if d not in left:
+                return None
+            left.remove(d)
+    rest_in = _prod([d for d in in_shape if isinstance(d, int)])
+    rest_out = _prod([d for d in others if isinstance(d, int)])
+    if not left:
+        if rest_out == 0 or rest_in % rest_out:
+            raise ValueError(f"cannot reshape {in_shape} into a shape with static part {rest_out}")
+        return rest_in // rest_out
+    if len(left) == 1 and rest_in == rest_out:
+        return left[0]
+    return None
+
+
 def reshape_dims(in_shape: tuple, shape: tuple) -> tuple:
     """ONNX Reshape (allowzero=0) on possibly symbolic dims: 0 copies, -1 infers."""
     shape = tuple(int(s) for s in shape)
@@ -42,15 +64,7 @@ def reshape_dims(in_shape: tuple, shape: tuple) -> tuple:
                 raise ValueError(f"cannot reshape {in_shape} into {shape}")
             out[k] = total // known
         else:
-            # symbolic: -1 absorbs exactly one symbolic dim when the static parts agree
-            sym_in = [d for d in in_shape if not isinstance(d, int)]
-            sym_out = [d for d in out if d != -1 and not isinstance(d, int)]
-            rest_in = _prod([d for d in in_shape if isinstance(d, int)])
-            rest_out = _prod([d for d in out if d != -1 and isinstance(d, int)])
-            if len(sym_in) == 1 and not sym_out and rest_out and rest_in % rest_out == 0 and rest_in == rest_out:
-                out[k] = sym_in[0]
-            else:
-                out[k] = None
+            out[k] = _infer_minus_one(in_shape, [d for i, d in enumerate(out) if i != k])
     else:
         total, known = _prod(in_shape), _prod(out)
         if total is not None and known is not None and total != known:
@@ -203,10 +217,10 @@ class Slice(OpDef):
             d = x.shape[a]
             if isinstance(d, int):
                 out[a] = len(range(*slice(s, e, st).indices(d)))
-            elif s >= 0 and e >= 0 and st == 1 and e < 2**62:
-                out[a] = max(0, e - s)
+            elif s == 0 and st == 1 and e >= 2**31:
+                out[a] = d  # the whole axis: the symbol carries over
             else:
-                out[a] = None
+                out[a] = None  # [s:e] of an axis of unknown size may be shorter than e - s
         return x.with_shape(tuple(out))
 
     def ref(self, x, starts, ends, axes=None, steps=None):
