@@ -1,0 +1,191 @@
+"""Conv, ConvTranspose, pooling and Resize ops against their contract (graphc.testing.check_op):
+infer agrees with ref, the ONNX lowering on onnxruntime matches ref, gradients match central
+differences. onnxruntime's Conv and pool kernels are float32-only, so cases are float32 (the finite
+difference is still taken in float64)."""
+import numpy as np
+import pytest
+
+from graphc.ir import Graph, TensorType
+from graphc.ops import Builder, get_op
+from graphc.testing import check_op
+
+rng = np.random.default_rng(7)
+
+
+def f32(*shape):
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+CONV_CASES = [
+    # (name, x shape, w shape, with bias, attrs)
+    ("basic", (2, 3, 7, 6), (4, 3, 3, 3), True, {}),
+    ("no_bias_stride2", (2, 3, 8, 7), (5, 3, 3, 3), False, {"strides": (2, 2)}),
+    ("asymmetric_pads", (1, 2, 6, 5), (3, 2, 3, 2), True, {"pads": (0, 1, 1, 0), "strides": (2, 1)}),
+    ("dilation2", (2, 2, 9, 8), (3, 2, 3, 3), True, {"dilations": (2, 2), "pads": (2, 2, 2, 2)}),
+    ("groups2", (2, 4, 6, 6), (6, 2, 3, 3), True, {"group": 2, "pads": (1, 1, 1, 1)}),
+    ("depthwise_mult2", (2, 3, 7, 7), (6, 1, 3, 3), True, {"group": 3, "strides": (2, 2), "pads": (1, 1, 1, 1)}),
+    ("unused_rows", (1, 2, 8, 8), (2, 2, 3, 3), False, {"strides": (3, 3)}),  # last rows never read
+    ("pointwise", (2, 5, 4, 4), (3, 5, 1, 1), True, {}),
+]
+
+
+@pytest.mark.parametrize("name,xs,ws,bias,attrs", CONV_CASES, ids=[c[0] for c in CONV_CASES])
+def test_conv(name, xs, ws, bias, attrs):
+    inputs = [f32(*xs), f32(*ws)] + ([f32(ws[0])] if bias else [])
+    check_op("Conv", inputs, dict(attrs, kernel_shape=ws[2:]))
+
+
+CONV_T_CASES = [
+    ("basic", (2, 3, 4, 5), (3, 4, 3, 3), True, {}),
+    ("stride2_pads", (2, 3, 4, 4), (3, 2, 3, 3), True, {"strides": (2, 2), "pads": (1, 1, 1, 1)}),
+    ("output_padding", (1, 2, 3, 4), (2, 3, 3, 2), False, {"strides": (2, 3), "output_padding": (1, 2)}),
+    ("asymmetric_pads_dilation", (2, 2, 4, 4), (2, 3, 3, 3), True, {"dilations": (2, 1), "pads": (0, 1, 2, 0)}),
+    ("groups2", (2, 4, 3, 3), (4, 3, 2, 2), True, {"group": 2, "strides": (2, 2)}),
+    ("kernel_smaller_than_stride", (1, 3, 3, 3), (3, 2, 2, 2), True, {"strides": (3, 3), "output_padding": (1, 1)}),
+]
+
+
+@pytest.mark.parametrize("name,xs,ws,bias,attrs", CONV_T_CASES, ids=[c[0] for c in CONV_T_CASES])
+def test_conv_transpose(name, xs, ws, bias, attrs):
+    group = attrs.get("group", 1)
+    inputs = [f32(*xs), f32(*ws)] + ([f32(ws[1] * group)] if bias else [])
+    check_op("ConvTranspose", inputs, dict(attrs, kernel_shape=ws[2:]))
+
+
+POOL_CASES = [
+    ("k3s2p1", {"kernel_shape": (3, 3), "strides": (2, 2), "pads": (1, 1, 1, 1)}),
+    ("k2s2", {"kernel_shape": (2, 2), "strides": (2, 2)}),
+    ("k3s1p1", {"kernel_shape": (3, 3), "strides": (1, 1), "pads": (1, 1, 1, 1)}),
+    ("k3s3_rest_unread", {"kernel_shape": (3, 3), "strides": (3, 3)}),
+    ("k2x3_asymmetric", {"kernel_shape": (2, 3), "strides": (1, 2), "pads": (0, 1, 1, 0)}),
+]
+
+
+@pytest.mark.parametrize("name,attrs", POOL_CASES, ids=[c[0] for c in POOL_CASES])
+def test_max_pool(name, attrs):
+    check_op("MaxPool", [f32(2, 3, 8, 7)], attrs)
+
+
+@pytest.mark.parametrize("name,attrs", POOL_CASES, ids=[c[0] for c in POOL_CASES])
+def test_max_pool_with_indices_matches_onnxruntime(name, attrs):
+    """The indices (int64, compared exactly) are flat over the whole tensor, as onnxruntime's."""
+    report = check_op("MaxPoolWithIndices", [f32(2, 3, 8, 7)], attrs)
+    y, idx = report.outputs
+    x = report.graph.inputs[0]
+    assert idx.dtype == np.int64 and x.shape == (2, 3, 8, 7)
+
+
+def test_max_pool_gradient_goes_to_one_element_per_window_on_ties():
+    x = np.zeros((1, 1, 4, 4), np.float32)
+    x[0, 0, 0, 0] = -1.0
+    g = _grad_of("MaxPool", x, {"kernel_shape": (2, 2), "strides": (2, 2)}, np.ones((1, 1, 2, 2), np.float32))
+    # each 2x2 window passes its gradient to exactly one element: the first maximum in row order
+    expected = np.zeros((4, 4), np.float32)
+    expected[0, 1] = expected[0, 2] = expected[2, 0] = expected[2, 2] = 1.0
+    np.testing.assert_array_equal(g[0, 0], expected)
+
+
+def test_max_pool_gradient_accumulates_overlapping_windows():
+    x = np.arange(25, dtype=np.float32).reshape(1, 1, 5, 5)
+    g = _grad_of("MaxPool", x, {"kernel_shape": (3, 3), "strides": (1, 1)}, np.ones((1, 1, 3, 3), np.float32))
+    assert g[0, 0, 4, 4] == 1.0 and g[0, 0, 2, 4] == 1.0 and g.sum() == 9.0
+
+
+@pytest.mark.parametrize("count_include_pad", [0, 1])
+@pytest.mark.parametrize("name,attrs", POOL_CASES, ids=[c[0] for c in POOL_CASES])
+def test_average_pool(name, attrs, count_include_pad):
+    check_op("AveragePool", [f32(2, 3, 8, 7)], dict(attrs, count_include_pad=count_include_pad), eps=1.0)
+
+
+def test_average_pool_count_include_pad_divisors():
+    x = np.ones((1, 1, 3, 3), np.float32)
+    attrs = {"kernel_shape": (3, 3), "strides": (1, 1), "pads": (1, 1, 1, 1)}
+    excl = check_op("AveragePool", [x], dict(attrs, count_include_pad=0), grad=False).outputs[0]
+    incl = check_op("AveragePool", [x], dict(attrs, count_include_pad=1), grad=False).outputs[0]
+    np.testing.assert_allclose(excl[0, 0], np.ones((3, 3)))
+    np.testing.assert_allclose(incl[0, 0], np.array([[4, 6, 4], [6, 9, 6], [4, 6, 4]]) / 9, rtol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 5, 4), (1, 2, 1, 1)])
+def test_global_pools(shape):
+    check_op("GlobalMaxPool", [f32(*shape)])
+    check_op("GlobalAveragePool", [f32(*shape)], eps=1.0)
+
+
+@pytest.mark.parametrize("shape,scales", [((2, 3, 4, 5), (1, 1, 2, 2)), ((2, 3, 4, 5), (1, 1, 3, 2)),
+                                          ((2, 4, 5, 3), (1, 2, 3, 1))])
+def test_resize_nearest(shape, scales):
+    report = check_op("Resize", [f32(*shape)], {"scales": scales, "mode": "nearest"}, eps=1.0)
+    y = report.outputs[0]
+    x = report.graph.inputs[0]
+    assert y.shape == tuple(d * s for d, s in zip(x.shape, scales))
+
+
+# -- type inference --------------------------------------------------------------------------------
+
+def _infer(op, *types, **attrs):
+    return get_op(op).infer(*types, **attrs)
+
+
+def test_infer_keeps_symbolic_batch():
+    x = TensorType("float32", ("batch", 3, 28, 28))
+    w = TensorType("float32", (8, 3, 5, 5))
+    assert _infer("Conv", x, w, strides=(2, 2)).shape == ("batch", 8, 12, 12)
+    assert _infer("ConvTranspose", x, TensorType("float32", (3, 4, 3, 3)), strides=(2, 2)).shape == \
+        ("batch", 4, 57, 57)
+    assert _infer("MaxPool", x, kernel_shape=(3, 3), strides=(3, 3)).shape == ("batch", 3, 9, 9)
+    assert _infer("GlobalAveragePool", x).shape == ("batch", 3, 1, 1)
+    assert _infer("Resize", x, scales=(1, 1, 2, 2)).shape == ("batch", 3, 56, 56)
+
+
+@pytest.mark.parametrize("op,types,attrs,message", [
+    ("Conv", [(1, 3, 8, 8), (4, 2, 3, 3)], {}, "channels"),
+    ("Conv", [(1, 3, 2, 8), (4, 3, 3, 3)], {}, "smaller than the effective kernel"),
+    ("Conv", [(1, 3, 8), (4, 3, 3)], {}, "2-D"),
+    ("Conv", [(1, 4, 8, 8), (3, 2, 3, 3)], {"group": 2}, "not divisible"),
+    ("ConvTranspose", [(1, 3, 4, 4), (3, 2, 3, 3)], {"strides": (2, 2), "output_padding": (2, 0)}, "smaller"),
+    ("MaxPool", [(1, 3, 8, 8)], {"kernel_shape": (2, 2), "pads": (2, 0, 0, 0)}, "smaller than the kernel"),
+])
+def test_infer_errors(op, types, attrs, message):
+    with pytest.raises(ValueError, match=message):
+        _infer(op, *[TensorType("float32", s) for s in types], **attrs)
+
+
+def test_conv_rejects_integer_input():
+    with pytest.raises(TypeError, match="float"):
+        _infer("Conv", TensorType("int32", (1, 3, 4, 4)), TensorType("int32", (1, 3, 3, 3)))
+
+
+def test_pool_ceil_mode_is_refused():
+    with pytest.raises(NotImplementedError, match="ceil_mode"):
+        _infer("MaxPool", TensorType("float32", (1, 1, 4, 4)), kernel_shape=(2, 2), ceil_mode=1)
+
+
+def test_inference_max_pool_lowers_to_single_output():
+    from graphc.onnx import to_onnx
+
+    g = Graph("g")
+    b = Builder(g)
+    x = b.input("x", TensorType("float32", ("batch", 2, 6, 6)))
+    with b.activate():
+        y = b.emit("MaxPool", x, kernel_shape=(2, 2), strides=(2, 2))
+    g.set_outputs([y], ["y"])
+    model = to_onnx(g)
+    (node,) = [n for n in model.graph.node if n.op_type == "MaxPool"]
+    assert len(node.output) == 1
+
+
+# -- helpers -----------------------------------------------------------------------------------------
+
+def _grad_of(op, x, attrs, dy):
+    from graphc.ops.interpreter import evaluate
+
+    g = Graph("g")
+    b = Builder(g)
+    xv = b.input("x", TensorType.of(x))
+    dyv = b.input("dy", TensorType.of(dy))
+    with b.activate():
+        y = b.emit(op, xv, **attrs)
+        (dx,) = get_op(op).grad(y.node, [dyv])
+    g.set_outputs([dx], ["dx"])
+    return evaluate(g, {"x": x, "dy": dy})[0]
