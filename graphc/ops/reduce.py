@@ -31,6 +31,10 @@ class _Reduce(OpDef):
     def lower(self, ctx, node):
         axes = node.attrs.get("axes")
         keepdims = int(node.attrs.get("keepdims", 1))
+        if axes is not None and len(axes) == 0:
+            # empty axes reduce nothing here (as in NumPy); ONNX would reduce every axis
+            ctx.emit("Identity", ctx.inputs, ctx.outputs)
+            return
         if ctx.opset >= self.input_axes_from:
             ins = list(ctx.inputs)
             if axes is not None:
@@ -128,16 +132,16 @@ class ReduceProdInt(OpDef):
     differentiable = False
 
     def infer(self, x):
+        if x.dtype not in ("int32", "int64") or x.rank != 1:
+            raise TypeError(f"ReduceProdInt needs an int32/int64 vector, received {x}")
         return x.with_shape(())
 
     def ref(self, x):
         return np.asarray(np.prod(x), x.dtype)
 
     def lower(self, ctx, node):
-        if ctx.opset >= 18:
-            ctx.emit("ReduceProd", ctx.inputs, ctx.outputs, keepdims=0)
-        else:
-            ctx.emit("ReduceProd", ctx.inputs, ctx.outputs, keepdims=0)
+        # no axes: every opset reduces the whole vector (opset 18 moved axes to an optional input)
+        ctx.emit("ReduceProd", ctx.inputs, ctx.outputs, keepdims=0)
 
 
 def reduce_prod_int(x):
