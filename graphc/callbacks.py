@@ -151,6 +151,8 @@ class ProgbarLogger(Callback):
     def _reset(self) -> None:
         self.seen = 0
         self.progbar = None
+        if self.verbose:
+            self._ensure_progbar()  # its clock starts now, so the first step counts in the elapsed time
 
     def _ensure_progbar(self) -> Progbar:
         if self.progbar is None:
@@ -415,6 +417,7 @@ class EarlyStopping(Callback):
             # patience restarts only for an improvement that also beats the baseline
             if self.baseline is None or self._is_improvement(current, self.baseline):
                 self.wait = 0
+                return
         if self.wait >= self.patience and epoch > 0:
             self.stopped_epoch = epoch
             self.model.stop_training = True
