@@ -58,6 +58,7 @@ class BatchNormalization(Layer):
             raise ValueError(f"BatchNormalization: epsilon must be > 0, received {epsilon!r}")
         self.axis = int(axis)
         self.momentum = float(momentum)
+        self.synchronized = bool(synchronized)  # single device: no cross-replica statistics to sync
         self.epsilon = float(epsilon)
         self.center = bool(center)
         self.scale = bool(scale)
@@ -143,7 +144,7 @@ class BatchNormalization(Layer):
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis, "momentum": self.momentum, "epsilon": self.epsilon,
-                "center": self.center, "scale": self.scale,
+                "center": self.center, "scale": self.scale, "synchronized": self.synchronized,
                 "beta_initializer": initializers.serialize(self.beta_initializer),
                 "gamma_initializer": initializers.serialize(self.gamma_initializer),
                 "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),

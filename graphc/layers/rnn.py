@@ -13,7 +13,7 @@ import numpy as np
 
 from graphc import initializers, ops
 from graphc.ir import format_shape, is_float
-from graphc.ops.rnn import lstm
+from graphc.ops.rnn import lstm, reverse
 
 from .layer import Layer
 
@@ -47,8 +47,7 @@ class LSTM(Layer):
             last ``(batch, units)``.
         return_state: also return the final hidden and cell states: ``[output, h, c]``.
         go_backwards: process the sequence from its end; with ``return_sequences`` the outputs come
-            in processing order (reversed), as in Keras. The input reversal is a step -1 Slice,
-            which has no gradient rule yet: training a go_backwards LSTM is not supported.
+            in processing order (reversed), as in Keras.
 
     Not supported (NotImplementedError): dropout / recurrent_dropout > 0, stateful, unroll, masks.
     ``call(inputs, initial_state=None, training=None)``; ``initial_state`` is ``[h, c]``, each
@@ -78,6 +77,7 @@ class LSTM(Layer):
             if v is not None:
                 raise NotImplementedError(f"LSTM: {what} is not supported")
         self.units = int(units)
+        self.seed = seed
         self.activation = _activation_name(activation, "activation")
         self.recurrent_activation = _activation_name(recurrent_activation, "recurrent_activation")
         self.use_bias = bool(use_bias)
@@ -132,7 +132,7 @@ class LSTM(Layer):
         u = self.units
         x = ops.transpose(inputs, (1, 0, 2))                                      # (time, batch, features)
         if self.go_backwards:
-            x = ops.slice_(x, (-1,), (-(2**63) + 1,), (0,), (-1,))
+            x = reverse(x, 0)
         w = ops.unsqueeze(ops.transpose(self._onnx_blocks(self.kernel, 1), (1, 0)), (0,))
         r = ops.unsqueeze(ops.transpose(self._onnx_blocks(self.recurrent_kernel, 1), (1, 0)), (0,))
         b = None
@@ -158,7 +158,7 @@ class LSTM(Layer):
         return output
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "activation": self.activation,
+        return {**super().get_config(), "units": self.units, "seed": self.seed, "activation": self.activation,
                 "recurrent_activation": self.recurrent_activation, "use_bias": self.use_bias,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
                 "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
