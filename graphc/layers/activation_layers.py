@@ -85,7 +85,8 @@ class Softmax(Layer):
     """Softmax along ``axis`` (an int; Keras' tuple of axes is not supported).
 
     ``call(inputs, mask=None)``: where ``mask`` is False the logits get a large negative number
-    added first, as Keras does, so masked positions get (almost) zero probability.
+    added first and the probabilities are multiplied by the mask after, as Keras does, so masked
+    positions get zero probability.
     """
 
     def __init__(self, axis=-1, **kwargs):
@@ -104,10 +105,13 @@ class Softmax(Layer):
             big = np.asarray(-1e9 if x.dtype != "float16" else -3e4, x.dtype)
             x = ops.add(x, ops.mul(ops.sub(np.ones((), x.dtype), keep), big))
         try:
-            return ops.softmax(x, self.axis)
+            y = ops.softmax(x, self.axis)
         except ValueError as e:
             raise ValueError(f'Layer "{self.name}": axis {self.axis} is out of range for input shape '
                              f"{inputs.type.keras_shape()}") from e
+        if mask is not None:  # as Keras: a fully masked axis gives zeros, not a uniform distribution
+            y = ops.mul(y, keep)
+        return y
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}

@@ -280,6 +280,37 @@ class LSTMGrad(OpDef):
         e("Unsqueeze", [dc0, ax0], [out_dc0])
 
 
+@register_op
+class Reverse(OpDef):
+    """Y = X flipped along ``axis`` (time reversal for ``go_backwards``); any size, symbolic too.
+
+    Lowered to a step -1 Slice over the whole axis. dX = Reverse(dY).
+    """
+
+    def infer(self, x, axis=0):
+        from .base import normalize_axis
+
+        normalize_axis(axis, x.rank)
+        return x
+
+    def ref(self, x, axis=0):
+        return np.flip(x, axis).copy()
+
+    def lower(self, ctx, node):
+        rank = ctx.input_types[0].rank
+        axis = int(node.attrs.get("axis", 0)) % rank
+        c = lambda v, hint: ctx.const(np.asarray([v], np.int64), hint)  # noqa: E731
+        ctx.emit("Slice", [ctx.inputs[0], c(-1, "start"), c(np.iinfo(np.int64).min, "end"), c(axis, "axis"),
+                           c(-1, "step")], ctx.outputs)
+
+    def grad(self, node, dys):
+        return [reverse(dys[0], node.attrs.get("axis", 0))]
+
+
+def reverse(x, axis=0):
+    return emit("Reverse", x, axis=int(axis))
+
+
 def lstm(x, w, r, b=None, initial_h=None, initial_c=None, hidden_size=None, activations=DEFAULT_ACTIVATIONS):
     """Applies the ONNX-layout LSTM; returns (Y, Y_h, Y_c)."""
     args = [x, w, r, b, initial_h, initial_c]

@@ -140,8 +140,9 @@ def test_lstm_layer_gradient_float64_interpreter(return_sequences):
     assert len(grads) == 4  # x, kernel, recurrent_kernel, bias
 
 
-def test_lstm_layer_gradient_float32_onnxruntime():
-    layer = layers.LSTM(3, return_sequences=True)
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_lstm_layer_gradient_float32_onnxruntime(go_backwards):
+    layer = layers.LSTM(3, return_sequences=True, go_backwards=go_backwards)
     x = RNG.standard_normal((2, 6, 4)).astype(np.float32)
     g = Graph("t")
     b = Builder(g)

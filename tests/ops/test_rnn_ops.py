@@ -121,3 +121,10 @@ def test_lstm_symbolic_sequence_types():
         r = b.input("r", TensorType("float32", (1, 8, 2)))
         y, yh, yc = b.emit("LSTM", x, w, r, hidden_size=2)
     assert y.shape == ("seq", 1, "batch", 2) and yh.shape == (1, "batch", 2) and yc.shape == (1, "batch", 2)
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_reverse_contract(axis):
+    x = np.random.default_rng(6).standard_normal((4, 3, 2))
+    rep = check_op("Reverse", [x], {"axis": axis}, eps=1.0)
+    np.testing.assert_array_equal(rep.outputs[0], np.flip(x, axis))
