@@ -626,6 +626,8 @@ def loss_kind(loss) -> str | None:
         return None
     if isinstance(loss, str):
         name = loss
+    elif isinstance(loss, dict):  # a serialized loss
+        name = str(loss.get("class_name", ""))
     elif isinstance(loss, type):
         name = loss.__name__
     elif callable(loss) and hasattr(loss, "__name__") and not hasattr(loss, "get_config"):
@@ -639,6 +641,9 @@ def loss_kind(loss) -> str | None:
         return "categorical"
     if name in ("bce",) or "binary" in name:
         return "binary"
+    wrapped = getattr(loss, "fn", None)  # a loss object wrapping a function: judge by the function
+    if wrapped is not None and wrapped is not loss and callable(wrapped) and hasattr(wrapped, "__name__"):
+        return loss_kind(wrapped.__name__)
     return None
 
 

@@ -367,3 +367,13 @@ def test_serialize_round_trip():
     assert type(again) is metrics.BinaryAccuracy and again.name == "acc" and again.threshold == 0.3
     auc = metrics.deserialize(metrics.serialize(metrics.AUC(num_thresholds=7, curve="PR")))
     assert auc.num_thresholds == 7 and auc.curve == "PR"
+
+
+def test_get_recognises_graphc_loss_objects():
+    losses = pytest.importorskip("graphc.losses")
+    cases = [(losses.SparseCategoricalCrossentropy(from_logits=True), metrics.SparseCategoricalAccuracy),
+             (losses.CategoricalCrossentropy(from_logits=True), metrics.CategoricalAccuracy),
+             (losses.BinaryCrossentropy(), metrics.BinaryAccuracy),
+             (losses.LossFunctionWrapper(losses.binary_crossentropy), metrics.BinaryAccuracy)]
+    for loss, expected in cases:
+        assert type(metrics.get("acc", loss=loss, output_shape=(None, 4))) is expected
