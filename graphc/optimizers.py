@@ -142,6 +142,7 @@ class Optimizer:
         self._vars: dict[int, Variable] = {}
         self._version = 0            # bumped when the host state changes outside the device
         self._sync_hook = None       # set by a training executor holding newer state on its device
+        self._live_iterations = None  # the executor's step count, readable without a sync
         self._apply_cache: dict = {}
 
     # -- learning rate --
@@ -149,7 +150,8 @@ class Optimizer:
     def learning_rate(self) -> float:
         """The rate the next step uses (a schedule is evaluated at ``iterations``)."""
         if isinstance(self._learning_rate, LearningRateSchedule):
-            return float(self._learning_rate(self.iterations))
+            step = self._live_iterations() if self._live_iterations is not None else self.iterations
+            return float(self._learning_rate(step))
         return float(self._learning_rate)
 
     @learning_rate.setter

@@ -47,19 +47,24 @@ class TrainStepExecutor:
         missing = [n for n in self._in_types if n not in initial_state and n not in self.feeds]
         if missing:
             raise ValueError(f"TrainStepExecutor: no initial value or feed for input(s) {missing}")
+        self._host_buffers: dict = {}
         # two state sets; set 0 holds the initial values, set 1 buffers of the same shapes
         self._sets = [{}, {}]
         for name, _ in self.state_pairs:
-            a = np.array(initial_state[name])
-            self._sets[0][name] = self._ortvalue(a)
+            a = np.asarray(initial_state[name])
+            self._sets[0][name] = self._ortvalue(a, (0, name))
             self._sets[1][name] = ort.OrtValue.ortvalue_from_shape_and_type(a.shape, a.dtype, self._ort_device, 0)
-        self._readonly_values = {n: self._ortvalue(np.array(initial_state[n])) for n in self.readonly}
+        self._readonly_values = {n: self._ortvalue(initial_state[n], ("ro", n)) for n in self.readonly}
         self._bindings = [self._make_binding(k) for k in (0, 1)]
         self._current = 0  # the set holding the latest state
         self.steps = 0
 
-    def _ortvalue(self, a: np.ndarray):
-        return ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(a) if a.ndim else a, self._ort_device, 0)
+    def _ortvalue(self, a: np.ndarray, key):
+        # on the CPU an OrtValue made from an array shares its memory: always hand it a private copy
+        # (and keep that copy referenced for as long as the OrtValue may use it)
+        a = np.array(a, copy=True, order="C")
+        self._host_buffers[key] = a
+        return ort.OrtValue.ortvalue_from_numpy(a, self._ort_device, 0)
 
     def _make_binding(self, k: int):
         """Binding k reads state set k and writes set 1 - k."""
@@ -83,7 +88,8 @@ class TrainStepExecutor:
         outs = binding.get_outputs()
         # outputs come back in binding order: the state outputs first, then the fetches
         n_state = len(self.state_pairs)
-        results = [o.numpy() for o in outs[n_state:n_state + len(self.fetches)]]
+        # copies: numpy() views the OrtValue's buffer, which the next run reuses or frees
+        results = [np.array(o.numpy()) for o in outs[n_state:n_state + len(self.fetches)]]
         self._current = 1 - self._current
         self.steps += 1
         return results
@@ -95,7 +101,7 @@ class TrainStepExecutor:
         out = {}
         for n in names:
             v = cur.get(n, self._readonly_values.get(n))
-            out[n] = v.numpy()
+            out[n] = np.array(v.numpy())  # a copy: the buffer is overwritten by later steps
         return out
 
     def write_state(self, values: dict) -> None:
@@ -103,9 +109,9 @@ class TrainStepExecutor:
         for name, a in values.items():
             a = np.asarray(a)
             if name in self._readonly_values:
-                self._readonly_values[name] = self._ortvalue(a)
+                self._readonly_values[name] = self._ortvalue(a, ("ro", name))
             elif name in self._sets[self._current]:
-                self._sets[self._current][name] = self._ortvalue(a)
+                self._sets[self._current][name] = self._ortvalue(a, (self._current, name))
             else:
                 raise KeyError(f"TrainStepExecutor: {name!r} is not a state input")
         self._bindings = [self._make_binding(k) for k in (0, 1)]

@@ -11,11 +11,13 @@ from graphc.ir import Graph, TensorType, Value
 from graphc.layers.layer import Layer
 from graphc.ops import Builder
 from graphc.tensor import KerasTensor
+from graphc.training import tape as tape_mod
+from graphc.training.trainer import Trainer
 
 from . import data as data_utils
 
 
-class Model(Layer):
+class Model(Trainer, Layer):
     """Groups layers into an object with inference (``predict``, ``export``) and training features."""
 
     def __new__(cls, *args, **kwargs):
@@ -175,6 +177,8 @@ class Model(Layer):
         return g.outputs[0] if len(g.outputs) == 1 else list(g.outputs)
 
     def __call__(self, *args, **kwargs):
+        if tape_mod.should_record(args, kwargs):  # inside a GradientTape: record, run lazily
+            return tape_mod.record(self, args, kwargs)
         leaves = tree.flatten((args, kwargs))
         if args and not any(isinstance(x, (KerasTensor, Value)) for x in leaves):
             return self._call_on_arrays(args[0], **kwargs)

@@ -1,0 +1,191 @@
+"""Turning fit/evaluate arguments into validated arrays and batches.
+
+x goes through ``graphc.models.data.standardize_inputs``; targets and sample weights are matched to
+the model's outputs here (single array, list by position, dict by output name), then checked
+against each output's shape and loss. Batching keeps the last partial batch; shuffling permutes
+rows each epoch with the session's generator; ``validation_split`` takes the last rows before any
+shuffling, as Keras does.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from graphc import backend
+from graphc.ir import TensorType, format_shape
+from graphc.models import data as data_utils
+
+
+def _as_array(a, what: str) -> np.ndarray:
+    if hasattr(a, "numpy") and not isinstance(a, np.ndarray):
+        a = a.numpy()
+    try:
+        arr = np.asarray(a)
+    except Exception as e:
+        raise TypeError(f"{what}: expected an array, received {type(a).__name__} ({e})") from None
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"{what}: expected a numeric array, received dtype {arr.dtype}")
+    return arr
+
+
+def by_output(value, output_names: list[str], what: str, allow_single_for_all: bool = False) -> dict:
+    """A per-output dict from a single value, a list/tuple (by position) or a dict (by output name)."""
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        unknown = [k for k in value if k not in output_names]
+        if unknown:
+            raise KeyError(f"{what}: key(s) {unknown} match no output of the model; its outputs are {output_names}")
+        return dict(value)
+    if isinstance(value, (list, tuple)) and len(output_names) > 1:
+        if len(value) != len(output_names):
+            raise ValueError(f"{what}: the model has {len(output_names)} outputs {output_names}, received "
+                             f"{len(value)} values")
+        return dict(zip(output_names, value))
+    if len(output_names) > 1 and not allow_single_for_all:
+        raise ValueError(f"{what}: the model has {len(output_names)} outputs {output_names}; pass a list or a dict "
+                         "keyed by output name")
+    return {n: value for n in output_names}
+
+
+def standardize_targets(y, output_names: list[str], output_types: dict, losses: dict) -> dict:
+    """Target arrays by output name, checked against each output and cast for its loss."""
+    if y is None:
+        raise ValueError("y: targets are required to train or evaluate a compiled model")
+    if isinstance(y, (list, tuple)) and len(output_names) == 1 and len(y) == 1:
+        y = y[0]
+    ys = by_output(y, output_names, "y")
+    out = {}
+    for name in output_names:
+        if losses.get(name) is None:
+            continue
+        if name not in ys:
+            raise ValueError(f"y: no target for output {name!r}, which has a loss; targets were given for "
+                             f"{sorted(ys)}")
+        a = _as_array(ys[name], f"y[{name!r}]" if len(output_names) > 1 else "y")
+        out[name] = conform_target(a, output_types[name], losses[name], name if len(output_names) > 1 else None)
+    return out
+
+
+def conform_target(a: np.ndarray, pred: TensorType, loss, name: str | None) -> np.ndarray:
+    """Checks a target array against its output's type and loss; returns it in the step's dtype."""
+    what = f"y[{name!r}]" if name else "y"
+    pshape = pred.keras_shape()
+    sparse = getattr(loss, "fn", None) is not None and getattr(loss.fn, "__name__", "") == "sparse_categorical_crossentropy"
+    if a.ndim == 0:
+        raise ValueError(f"{what}: expected one target per sample, received a scalar")
+    if sparse:
+        if a.dtype.kind == "f":
+            if not np.all(np.isfinite(a)) or not np.all(a == np.round(a)):
+                raise ValueError(f"{what}: {loss.name} needs integer class labels, received non-integral "
+                                 f"{a.dtype} values. For one-hot targets use CategoricalCrossentropy.")
+        elif a.dtype.kind == "b":
+            raise TypeError(f"{what}: {loss.name} needs integer class labels, received bool")
+        want = len(pshape) - 1
+        if a.ndim == want + 1 and a.shape[-1] == 1:
+            a = a.reshape(a.shape[:-1])
+        if a.ndim != want:
+            raise ValueError(f"{what}: {loss.name} expects integer labels of shape {format_shape(pshape[:-1])} for "
+                             f"an output of shape {format_shape(pshape)}, received shape {a.shape}. "
+                             "One-hot targets need CategoricalCrossentropy.")
+        return np.ascontiguousarray(a.astype(np.int64))
+    if a.dtype.kind == "b" or a.dtype != np.dtype(pred.dtype):
+        a = a.astype(pred.dtype)
+    if a.ndim == len(pshape) - 1 and pshape[-1] == 1:
+        a = a.reshape(a.shape + (1,))
+    if a.ndim != len(pshape):
+        hint = ""
+        if a.ndim == len(pshape) - 1 and "categorical" in getattr(loss, "name", ""):
+            hint = " Integer labels need SparseCategoricalCrossentropy, or utils.to_categorical first."
+        raise ValueError(f"{what}: expected targets of shape {format_shape(pshape)} for {getattr(loss, 'name', 'the loss')}, "
+                         f"received shape {a.shape}.{hint}")
+    for i, (d, n) in enumerate(zip(pshape, a.shape)):
+        if i > 0 and d is not None and d != n:
+            raise ValueError(f"{what}: expected targets of shape {format_shape(pshape)}, received shape {a.shape} "
+                             f"(axis {i} is {n}, expected {d})")
+    return np.ascontiguousarray(a)
+
+
+def check_label_range(y: dict, losses: dict, output_types: dict, multi: bool) -> None:
+    """Sparse CE labels must lie in [0, classes): the error names the label, its position and the count."""
+    for name, a in y.items():
+        loss = losses.get(name)
+        fn = getattr(loss, "fn", None)
+        if fn is None or fn.__name__ != "sparse_categorical_crossentropy":
+            continue
+        k = output_types[name].shape[-1]
+        if not isinstance(k, int) or a.size == 0:
+            continue
+        bad = np.flatnonzero((a < 0) | (a >= k))
+        if bad.size:
+            pos = np.unravel_index(bad[0], a.shape)
+            where = "y" + (f"[{name!r}]" if multi else "")
+            index = "[" + ", ".join(str(int(i)) for i in pos) + "]"
+            raise ValueError(f"{type(loss).__name__}: label {int(a.flat[bad[0]])} at {where}{index} is out of range "
+                             f"for {k} classes (output {name!r} has {k} units; labels must be in [0, {k - 1}]). "
+                             f"{bad.size} label(s) are out of range; the largest is {int(a.max())}. Give the output "
+                             f"layer {int(a.max()) + 1} units or fix the labels.")
+
+
+def standardize_sample_weights(sample_weight, class_weight, y: dict, output_names: list[str], n: int) -> dict:
+    """One float32 weight vector per output with a target (ones when none given)."""
+    out = {name: np.ones((n,), np.float32) for name in y}
+    if sample_weight is not None:
+        sws = by_output(sample_weight, output_names, "sample_weight", allow_single_for_all=True)
+        for name, w in sws.items():
+            if name not in out:
+                continue
+            w = _as_array(w, "sample_weight").astype(np.float32)
+            if w.ndim == 2 and w.shape[1] == 1:
+                w = w[:, 0]
+            if w.shape != (n,):
+                raise ValueError(f"sample_weight: expected shape ({n},) (one weight per sample), received {w.shape}")
+            out[name] = np.ascontiguousarray(w)
+    if class_weight is not None:
+        if not isinstance(class_weight, dict):
+            raise TypeError(f"class_weight: expected a dict {{class index: weight}}, received {class_weight!r}")
+        if len(y) != 1:
+            raise ValueError("class_weight is only supported for models with a single output; use sample_weight "
+                             "for each output instead")
+        name, target = next(iter(y.items()))
+        labels = target
+        if target.ndim > 1 and target.shape[-1] > 1:
+            labels = np.argmax(target, axis=-1)
+        elif target.ndim > 1:
+            labels = np.round(target[..., 0])
+        labels = labels.astype(np.int64).reshape(n, -1)[:, 0]
+        cw = np.ones((int(max(max(class_weight), labels.max(initial=0))) + 1,), np.float32)
+        for k, v in class_weight.items():
+            cw[int(k)] = float(v)
+        out[name] = (out[name] * cw[labels]).astype(np.float32)
+    return out
+
+
+def split_validation(arrays: list[dict], fraction: float) -> tuple[list[dict], list[dict]]:
+    """The last ``fraction`` of rows become validation data (before any shuffling, as Keras)."""
+    if not 0 < fraction < 1:
+        raise ValueError(f"validation_split: expected a fraction in (0, 1), received {fraction}")
+    n = data_utils.num_rows({k: v for d in arrays for k, v in d.items()}, "x")
+    split = int(n * (1.0 - fraction))
+    if split == 0 or split == n:
+        raise ValueError(f"validation_split={fraction} leaves no training or no validation rows for {n} samples")
+    train = [{k: v[:split] for k, v in d.items()} for d in arrays]
+    val = [{k: v[split:] for k, v in d.items()} for d in arrays]
+    return train, val
+
+
+def batch_indices(n: int, batch_size: int, shuffle: bool) -> list:
+    """Row selections per batch: slices in order, or index arrays of a fresh permutation."""
+    if shuffle:
+        perm = backend.rng().permutation(n)
+        return [perm[i:i + batch_size] for i in range(0, n, batch_size)]
+    return [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
+
+
+def take(arrays: dict, sel) -> dict:
+    if isinstance(sel, slice):
+        return {k: v[sel] for k, v in arrays.items()}
+    return {k: np.ascontiguousarray(v[sel]) for k, v in arrays.items()}
+
+
+def num_steps(n: int, batch_size: int) -> int:
+    return (n + batch_size - 1) // batch_size

@@ -1,0 +1,370 @@
+"""GradientTape: custom training loops on NumPy data, as in Keras/TensorFlow.
+
+    with graphc.GradientTape() as tape:
+        preds = model(x, training=True)
+        loss = loss_fn(y, preds)
+    grads = tape.gradient(loss, model.trainable_variables)   # NumPy arrays
+    optimizer.apply_gradients(zip(grads, model.trainable_variables))
+
+While a tape is active, calls of models, layers and losses on NumPy arrays (or on values the tape
+returned) are *recorded*, not run: each returns ``TapeTensor`` handles. The recorded calls form a
+program; ``gradient`` traces it into one IR graph (a graph Input per array, symbolic batch
+dimension), appends the backward pass (``passes.autodiff``) and runs it in onnxruntime. The
+compiled graph is cached by the program's signature (which objects were called, on which input
+dtypes and shapes, and what is differentiated), so the next step with the same shapes costs one
+session run, not a rebuild. A TapeTensor used as a number (``float(loss)``, printing,
+``np.asarray``) is computed on demand (from the gradient run when there was one).
+"""
+from __future__ import annotations
+
+import contextvars
+
+import numpy as np
+
+from graphc import tree
+from graphc.ir import Graph, TensorType, Value, Variable
+
+_active: contextvars.ContextVar = contextvars.ContextVar("graphc_tapes", default=())
+
+#: program signature -> {"objs": [...], "types": [...], "structures": [...]}
+_PROGRAMS: dict = {}
+#: (program signature, what) -> compiled Executable with its output layout
+_EXECUTABLES: dict = {}
+_CACHE_LIMIT = 64
+
+
+class TapeTensor:
+    """A value recorded on a GradientTape; computed when used as a number."""
+
+    __slots__ = ("tape", "index", "type")
+
+    def __init__(self, tape: "GradientTape", index: int, type: TensorType):
+        self.tape = tape
+        self.index = index
+        self.type = type
+
+    @property
+    def shape(self) -> tuple:
+        return self.type.keras_shape()
+
+    @property
+    def dtype(self) -> str:
+        return self.type.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.type.rank
+
+    def numpy(self) -> np.ndarray:
+        return self.tape._value_of(self)
+
+    def __array__(self, dtype=None, copy=None):
+        a = self.numpy()
+        return a.astype(dtype) if dtype is not None else a
+
+    def __float__(self) -> float:
+        return float(self.numpy())
+
+    def __int__(self) -> int:
+        return int(self.numpy())
+
+    def __len__(self) -> int:
+        return len(self.numpy())
+
+    def __getitem__(self, item):
+        return self.numpy()[item]
+
+    def __format__(self, spec: str) -> str:
+        return format(self.numpy().item() if self.type.rank == 0 else self.numpy(), spec)
+
+    def __repr__(self) -> str:
+        return f"<TapeTensor shape={self.shape} dtype={self.dtype} value={self.numpy()!r}>"
+
+    __str__ = lambda self: str(self.numpy())  # noqa: E731
+
+
+def is_recorded(x) -> bool:
+    return isinstance(x, TapeTensor)
+
+
+def should_record(args, kwargs) -> bool:
+    """True when a call with these arguments must be recorded on a tape instead of run."""
+    leaves = tree.flatten((args, kwargs))
+    if any(isinstance(x, TapeTensor) for x in leaves):
+        return True
+    tapes = _active.get()
+    if not tapes or any(isinstance(x, Value) for x in leaves) or getattr(tapes[-1], "_tracing", False):
+        return False
+    return any(isinstance(x, (np.ndarray, np.generic, Variable)) for x in tree.flatten(args[:1]))
+
+
+def record(obj, args, kwargs):
+    """Records ``obj(*args, **kwargs)`` on the active tape (or the tape of a TapeTensor argument)."""
+    leaves = tree.flatten((args, kwargs))
+    tape = next((x.tape for x in leaves if isinstance(x, TapeTensor)), None)
+    if tape is None:
+        tapes = _active.get()
+        if not tapes:
+            raise RuntimeError("record: no GradientTape is active")
+        tape = tapes[-1]
+    return tape._record(obj, args, kwargs)
+
+
+def _leaf_sig(x, tape):
+    if isinstance(x, TapeTensor):
+        if x.tape is not tape:
+            raise ValueError("a value recorded on one GradientTape was used on another")
+        return ("t", x.index)
+    if isinstance(x, (np.ndarray, np.generic)):
+        a = _as_array(x)
+        return ("a", a.dtype.name, a.shape[1:] if a.ndim else None)
+    if isinstance(x, (int, float, bool, str, type(None))):
+        return ("c", repr(x))
+    if isinstance(x, Variable):
+        return ("v", x.uid)
+    raise TypeError(f"GradientTape: cannot record an argument of type {type(x).__name__}")
+
+
+def _as_array(x) -> np.ndarray:
+    a = np.asarray(x)
+    if a.dtype == np.float64:
+        a = a.astype(np.float32)
+    return a
+
+
+class GradientTape:
+    """Records model, layer and loss calls on NumPy data so their gradients can be taken.
+
+    Args:
+        persistent: allow several ``gradient`` calls on one tape.
+        watch_accessed_variables: kept for API compatibility; every Variable a recorded call reads
+            can be differentiated.
+    """
+
+    def __init__(self, persistent: bool = False, watch_accessed_variables: bool = True):
+        self.persistent = persistent
+        self._events: list = []        # (obj, args, kwargs, n_outputs)
+        self._sigs: list = []
+        self._types: list = []          # TensorType per recorded output
+        self._values: dict = {}         # output index -> array, once computed
+        self._used = False
+        self._tracing = False
+        self._state_applied = False
+        self._token = None
+
+    def __enter__(self) -> "GradientTape":
+        self._token = _active.set(_active.get() + (self,))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _active.reset(self._token)
+        self._token = None
+
+    def watch(self, x) -> None:
+        """Variables are always watched; watching other values is not supported."""
+        if not isinstance(x, Variable) and not all(isinstance(v, Variable) for v in tree.flatten(x)):
+            raise NotImplementedError("GradientTape.watch: only Variables can be watched; gradients with respect "
+                                      "to input arrays are not supported")
+
+    def reset(self) -> None:
+        self._events, self._sigs, self._types, self._values = [], [], [], {}
+        self._used = False
+
+    # -- recording --------------------------------------------------------------------------------
+    def _program_key(self, sigs=None) -> tuple:
+        return tuple(sigs if sigs is not None else self._sigs)
+
+    def _record(self, obj, args, kwargs):
+        structure = tree.map_structure(lambda _: 0, (args, kwargs))
+        sig = (id(obj), repr(structure), tuple(_leaf_sig(x, self) for x in tree.flatten((args, kwargs))))
+        key = self._program_key(self._sigs + [sig])
+        info = _PROGRAMS.get(key)
+        if info is None or any(a is not b for a, b in zip(info["objs"], [e[0] for e in self._events] + [obj])):
+            self._events.append((obj, args, kwargs))
+            self._sigs.append(sig)
+            try:
+                g, _, env, _ = self._trace(len(self._events))
+            except Exception:
+                self._events.pop()
+                self._sigs.pop()
+                raise
+            n_before = len(self._types)
+            out_struct = self._last_structure
+            types = [env[i].type for i in range(len(env))]
+            info = {"objs": [e[0] for e in self._events], "types": types, "structure": out_struct}
+            if len(_PROGRAMS) > _CACHE_LIMIT:
+                _PROGRAMS.clear()
+            _PROGRAMS[key] = info
+            del n_before
+        else:
+            self._events.append((obj, args, kwargs))
+            self._sigs.append(sig)
+        start = len(self._types)
+        self._types = list(info["types"])
+        n_new = len(self._types) - start
+        handles = [TapeTensor(self, start + i, self._types[start + i]) for i in range(n_new)]
+        return tree.pack_sequence_as(info["structure"], handles)
+
+    def _trace(self, n_events: int | None = None):
+        """Traces the first ``n_events`` recorded calls into a fresh graph.
+
+        Returns (graph, builder, {output index: Value}, {input name: array}).
+        """
+        from graphc.ops import Builder
+
+        events = self._events if n_events is None else self._events[:n_events]
+        g = Graph("gradient_tape")
+        b = Builder(g)
+        env: dict = {}
+        feeds: dict = {}
+        self._tracing = True
+        try:
+            for obj, args, kwargs in events:
+                def to_value(x):
+                    if isinstance(x, TapeTensor):
+                        return env[x.index]
+                    if isinstance(x, (np.ndarray, np.generic)):
+                        a = _as_array(x)
+                        name = f"array_{len(feeds)}"
+                        feeds[name] = a
+                        shape = ("batch",) + a.shape[1:] if a.ndim else ()
+                        return b.input(name, TensorType(a.dtype.name, shape))
+                    return x
+
+                vargs, vkwargs = tree.map_structure(to_value, (args, kwargs))
+                vkwargs = dict(vkwargs)
+                training = vkwargs.get("training")
+                from graphc.layers.layer import Layer
+
+                if isinstance(obj, Layer) and not obj._accepts("training"):
+                    vkwargs.pop("training", None)
+                b.training = bool(training)
+                with b.activate():
+                    out = obj(*vargs, **vkwargs)
+                self._last_structure = tree.map_structure(lambda _: 0, out)
+                for v in tree.flatten(out):
+                    if not isinstance(v, Value):
+                        raise TypeError(f"GradientTape: {obj!r} returned {v!r}, not a tensor")
+                    env[len(env)] = v
+        finally:
+            self._tracing = False
+        return g, b, env, feeds
+
+    def _feeds(self) -> dict:
+        feeds = {}
+        for _, args, kwargs in self._events:
+            for x in tree.flatten((args, kwargs)):
+                if isinstance(x, (np.ndarray, np.generic)):
+                    feeds[f"array_{len(feeds)}"] = _as_array(x)
+        return feeds
+
+    # -- running ----------------------------------------------------------------------------------
+    def _compile(self, what, build):
+        key = (self._program_key(), what)
+        entry = _EXECUTABLES.get(key)
+        objs = [e[0] for e in self._events]
+        if entry is not None and all(a is b for a, b in zip(entry["objs"], objs)):
+            return entry
+        entry = build()
+        entry["objs"] = objs
+        if len(_EXECUTABLES) > _CACHE_LIMIT:
+            _EXECUTABLES.clear()
+        _EXECUTABLES[key] = entry
+        return entry
+
+    def _run(self, entry) -> list:
+        outs = entry["exe"].run(self._feeds())
+        n = len(self._types)
+        for i in range(n):
+            self._values[i] = outs[i]
+        if entry["state"] and not self._state_applied:
+            self._state_applied = True
+            for var, k in entry["state"]:
+                var.assign(outs[k])
+        return outs
+
+    def _value_of(self, t: TapeTensor) -> np.ndarray:
+        if t.index not in self._values:
+            def build():
+                from passes import optimize
+                from runtime import Executable
+
+                g, b, env, _ = self._trace()
+                outs = [env[i] for i in range(len(env))]
+                names = [f"value_{i}" for i in range(len(env))]
+                state = []
+                for var, v in b.state_updates:
+                    state.append((var, len(outs)))
+                    outs.append(v)
+                    names.append(f"state_{len(state)}")
+                g.set_outputs(outs, names)
+                return {"exe": Executable(optimize(g, level=1)), "state": state}
+
+            self._run(self._compile("forward", build))
+        return self._values[t.index]
+
+    def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none"):
+        """d(target)/d(sources) as NumPy arrays, in the structure of ``sources`` (None if unconnected).
+
+        ``target`` is a value recorded on this tape (a non-scalar target is summed first, as in
+        TensorFlow); ``sources`` a Variable or a (nested) list of Variables.
+        """
+        if output_gradients is not None:
+            raise NotImplementedError("GradientTape.gradient: output_gradients is not supported")
+        if not isinstance(target, TapeTensor) or target.tape is not self:
+            raise TypeError("GradientTape.gradient: target must be a value computed under this tape (e.g. the loss "
+                            f"returned by loss_fn(y, model(x))), received {type(target).__name__}")
+        if self._used and not self.persistent:
+            raise RuntimeError("A non-persistent GradientTape can only be used to compute one set of gradients; "
+                               "create it with GradientTape(persistent=True) for several")
+        self._used = True
+        flat = tree.flatten(sources)
+        for v in flat:
+            if not isinstance(v, Variable):
+                raise TypeError(f"GradientTape.gradient: sources must be Variables, received {v!r}")
+
+        def build():
+            from graphc import ops
+            from passes import optimize
+            from passes.autodiff import gradients
+            from runtime import Executable
+
+            g, b, env, _ = self._trace()
+            loss = env[target.index]
+            if loss.type.rank != 0:
+                with b.activate():
+                    loss = ops.reduce_sum(loss, keepdims=False)
+            present = {n.attrs["variable"].uid: n.output for n in g.params()}
+            wrt = [present[v.uid] for v in flat if v.uid in present]
+            grads = gradients(g, loss, wrt, builder=b) if wrt else []
+            by_uid = {}
+            for v, gr in zip([v for v in flat if v.uid in present], grads):
+                by_uid[v.uid] = gr
+            outs = [env[i] for i in range(len(env))]
+            names = [f"value_{i}" for i in range(len(env))]
+            layout = []
+            for v in flat:
+                gr = by_uid.get(v.uid)
+                if gr is None:
+                    layout.append(None)
+                else:
+                    layout.append(len(outs))
+                    outs.append(gr)
+                    names.append(f"grad_{len(layout) - 1}")
+            state = []
+            for var, val in b.state_updates:
+                state.append((var, len(outs)))
+                outs.append(val)
+                names.append(f"state_{len(state)}")
+            g.set_outputs(outs, names)
+            return {"exe": Executable(optimize(g, level=1)), "state": state, "layout": layout}
+
+        entry = self._compile(("gradient", target.index, tuple(v.uid for v in flat)), build)
+        outs = self._run(entry)
+        result = []
+        for v, k in zip(flat, entry["layout"]):
+            if k is None:
+                result.append(np.zeros(v.shape, v.dtype) if unconnected_gradients == "zero" else None)
+            else:
+                result.append(outs[k])
+        return tree.pack_sequence_as(sources, result) if isinstance(sources, (list, tuple, dict)) else result[0]

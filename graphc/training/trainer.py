@@ -1,0 +1,595 @@
+"""The Trainer mixin of Model: compile, fit, evaluate, train_on_batch, test_on_batch, export_training.
+
+``fit`` runs ONE ONNX graph per step (forward in training mode, loss, backward, optimizer update),
+built by ``passes.BuildTrainingStep`` and executed by ``runtime.train_step.TrainStepExecutor`` with
+the parameters and optimizer state resident on the device. The Variables and the optimizer's host
+state are refreshed from the device lazily, when they are read. Metrics are computed on the host
+from the predictions the step returns.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from graphc import losses as losses_mod
+from graphc import ops
+from graphc import optimizers as optimizers_mod
+from graphc import tree
+from graphc.ir import Graph, TensorType
+from graphc.models import data as data_utils
+from graphc.ops import Builder
+
+from . import data_adapter as da
+
+Y_PRED = "y_pred/"
+SAMPLE_WEIGHT = "sample_weight/"
+
+
+class Trainer:
+    """compile / fit / evaluate for Model. State is created lazily, so Model.__init__ is untouched."""
+
+    # -- compile ----------------------------------------------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
+                run_eagerly: bool = False, steps_per_execution: int = 1, jit_compile="auto", device: str = "cpu",
+                **kwargs):
+        """Configures training.
+
+        Args:
+            optimizer: name (``"adam"``) or Optimizer.
+            loss: name, Loss object or function; for several outputs also a list (by position) or
+                a dict keyed by output name. A single loss applies to every output.
+            loss_weights: scalar, list or dict of per-output loss coefficients.
+            metrics: list of names/Metrics; for several outputs a nested list or dict by output.
+            device: ``"cpu"`` or ``"cuda"`` (falls back to the CPU with a warning).
+        """
+        if kwargs:
+            raise TypeError(f"compile: unexpected keyword argument(s) {sorted(kwargs)}")
+        self._detach_train_state()
+        self.optimizer = optimizers_mod.get(optimizer)
+        self._compile_args = {"loss": loss, "loss_weights": loss_weights, "metrics": metrics,
+                              "weighted_metrics": weighted_metrics}
+        self.loss = loss
+        self._device = device
+        self.compiled = True
+        self._compile_version = getattr(self, "_compile_version", 0) + 1
+        self._resolved = None
+        self._train_state = None
+        self._eval_cache = {}
+        self.stop_training = False
+
+    def _require_compiled(self, what: str) -> None:
+        if not getattr(self, "compiled", False) or getattr(self, "_compile_args", None) is None:
+            raise RuntimeError(f"You must call compile() before {what}. For example: "
+                               "model.compile(optimizer='adam', loss='sparse_categorical_crossentropy')")
+
+    # -- building from data -----------------------------------------------------------------------
+    def _ensure_built_for(self, x) -> None:
+        if self._is_graph_network():
+            return
+        from graphc.models.sequential import Sequential
+
+        arrays = [np.asarray(a) for a in tree.flatten(x)]
+        if isinstance(self, Sequential):
+            self.build((None,) + arrays[0].shape[1:])
+            return
+        if self._input_types is None:
+            self._input_types = [TensorType(a.dtype.name if a.dtype.kind in "iub" else self.dtype,
+                                            ("batch",) + tuple(a.shape[1:])) for a in arrays]
+            self._input_structure = tree.map_structure(lambda _: 0, x if isinstance(x, (list, tuple, dict)) else 0)
+            self.built = True
+            self._trace_graph(False)
+
+    def _outputs(self):
+        g = self._trace_graph(False)
+        return list(g.output_names), {n: v.type for n, v in zip(g.output_names, g.outputs)}, g
+
+    def _resolve(self):
+        """Per-output losses, weights and metric objects, resolved once the outputs are known."""
+        names, types, graph = self._outputs()
+        if self._resolved is not None and self._resolved["graph"] is graph:
+            return self._resolved
+        args = self._compile_args
+        if args["loss"] is None:
+            raise ValueError("compile() was called without a loss; pass loss=... to compile before fit/evaluate")
+        raw = da.by_output(args["loss"], names, "loss", allow_single_for_all=True)
+        loss_objs = {n: (None if raw.get(n) is None else losses_mod.get(raw[n])) for n in names}
+        if all(v is None for v in loss_objs.values()):
+            raise ValueError(f"loss: no output of the model {names} has a loss")
+        weights = {n: 1.0 for n in names}
+        lw = args["loss_weights"]
+        if lw is not None:
+            if isinstance(lw, (int, float)):
+                weights = {n: float(lw) for n in names}
+            else:
+                weights.update({k: float(v) for k, v in da.by_output(lw, names, "loss_weights").items()})
+        metrics = {n: [] for n in names}
+        for key in ("metrics", "weighted_metrics"):
+            m = args[key]
+            if m is None:
+                continue
+            per = self._metrics_by_output(m, names)
+            for n, ids in per.items():
+                for ident in ids:
+                    from graphc import metrics as metrics_mod
+
+                    obj = metrics_mod.get(ident, loss=loss_objs.get(n) or raw.get(n),
+                                          output_shape=types[n].keras_shape())
+                    if obj is not None:
+                        metrics[n].append((obj, key == "weighted_metrics"))
+        self._resolved = {"graph": graph, "names": names, "types": types, "losses": loss_objs,
+                          "weights": weights, "metrics": metrics}
+        return self._resolved
+
+    @staticmethod
+    def _metrics_by_output(m, names):
+        if isinstance(m, dict):
+            unknown = [k for k in m if k not in names]
+            if unknown:
+                raise KeyError(f"metrics: key(s) {unknown} match no output of the model; its outputs are {names}")
+            return {k: (list(v) if isinstance(v, (list, tuple)) else [v]) for k, v in m.items()}
+        if not isinstance(m, (list, tuple)):
+            m = [m]
+        if len(names) > 1 and any(isinstance(e, (list, tuple)) for e in m):
+            if len(m) != len(names):
+                raise ValueError(f"metrics: the model has {len(names)} outputs {names}, received {len(m)} metric lists")
+            return {n: (list(e) if isinstance(e, (list, tuple)) else ([] if e is None else [e])) for n, e in zip(names, m)}
+        return {n: list(m) for n in names}
+
+    @property
+    def metrics_names(self) -> list[str]:
+        r = self._resolve()
+        return ["loss"] + [k for k in self._log_keys(r) if k != "loss"]
+
+    def _log_keys(self, r) -> list[str]:
+        multi = len(r["names"]) > 1
+        keys = ["loss"]
+        if multi:
+            keys += [f"{n}_loss" for n in r["names"] if r["losses"][n] is not None]
+        for n in r["names"]:
+            for obj, _ in r["metrics"][n]:
+                keys.append(f"{n}_{obj.name}" if multi else obj.name)
+        return keys
+
+    # -- graphs -----------------------------------------------------------------------------------
+    def _target_type(self, name: str, r) -> TensorType:
+        pred = r["types"][name]
+        loss = r["losses"][name]
+        if getattr(getattr(loss, "fn", None), "__name__", "") == "sparse_categorical_crossentropy":
+            return TensorType("int64", ("batch",) + tuple(pred.shape[1:-1]))
+        return TensorType(pred.dtype, ("batch",) + tuple(pred.shape[1:]))
+
+    def _trace_with_loss(self, training: bool):
+        """Forward + losses in one graph; returns (graph, builder, total loss, fetches)."""
+        r = self._resolve()
+        g = Graph(f"{self.name}/{'train_step' if training else 'test_step'}")
+        b = Builder(g)
+        b.training = training
+        xs = [b.input(n, t) for n, t in zip(self._input_names(), self._input_type_list())]
+        with b.activate():
+            out = self._trace_call((tree.pack_sequence_as(self._input_structure_for_call(), xs),), {})
+        preds = dict(zip(r["names"], tree.flatten(out)))
+        fetches, total, per = [], None, []
+        with b.activate():
+            ys = {n: b.input(n, self._target_type(n, r)) for n in r["names"] if r["losses"][n] is not None}
+            sws = {n: b.input(SAMPLE_WEIGHT + n, TensorType("float32", ("batch",))) for n in ys}
+            with b.name_scope("loss"):
+                for n in ys:
+                    value = r["losses"][n](ys[n], preds[n], sws[n])
+                    per.append((n, value))
+                    w = r["weights"][n]
+                    term = value if w == 1.0 else ops.mul(value, np.asarray(w, value.dtype))
+                    total = term if total is None else ops.add(total, term)
+        fetches.append(("loss", total))
+        if len(r["names"]) > 1:
+            fetches += [(f"loss/{n}", v) for n, v in per]
+        fetches += [(Y_PRED + n, preds[n]) for n in r["names"]]
+        return g, b, total, fetches
+
+    def _build_train_graph(self):
+        from passes import optimize
+        from passes.build_training_step import BuildTrainingStep
+
+        g, b, total, fetches = self._trace_with_loss(True)
+        trainable = [v for v in self.trainable_weights if v.dtype in ("float32", "float64", "float16")]
+        used = {n.attrs["variable"].uid for n in g.params()}
+        trainable = [v for v in trainable if v.uid in used]
+        step = BuildTrainingStep(b, total, trainable, self.optimizer, fetches, b.state_updates)
+        step.run(g)
+        graph = optimize(g, level=1)
+        return graph, step.signature, trainable
+
+    def _train_state_for(self):
+        r = self._resolve()
+        trainable_key = tuple(v.uid for v in self.trainable_weights)
+        key = (self._compile_version, id(r["graph"]), trainable_key)
+        ts = getattr(self, "_train_state", None)
+        if ts is not None and ts.key == key:
+            return ts
+        self._detach_train_state()
+        graph, sig, trainable = self._build_train_graph()
+        self.optimizer.build(trainable)
+        ts = _TrainState(self, graph, sig, trainable, self._device, key)
+        self._train_state = ts
+        return ts
+
+    def _detach_train_state(self) -> None:
+        ts = getattr(self, "_train_state", None)
+        if ts is not None:
+            ts.sync()
+            self._train_state = None
+
+    def _eval_executable(self):
+        from passes import optimize
+        from runtime import Executable
+
+        r = self._resolve()
+        key = (self._compile_version, id(r["graph"]))
+        cache = self.__dict__.setdefault("_eval_cache", {})
+        exe = cache.get(key)
+        if exe is None:
+            cache.clear()
+            g, _, _, fetches = self._trace_with_loss(False)
+            g.set_outputs([v for _, v in fetches], [n for n, _ in fetches])
+            exe = Executable(optimize(g, level=1), device=getattr(self, "_device", "cpu"))
+            exe.fetch_names = [n for n, _ in fetches]
+            exe.graph_ref = r["graph"]
+            cache[key] = exe
+        return exe
+
+    # -- data -------------------------------------------------------------------------------------
+    def _prepare(self, x, y, sample_weight=None, class_weight=None, what: str = "fit"):
+        if x is None:
+            raise ValueError(f"{what}: x is required")
+        self._ensure_built_for(x)
+        r = self._resolve()
+        feeds = data_utils.standardize_inputs(self, x, "x")
+        n = data_utils.num_rows(feeds, "x")
+        ys = da.standardize_targets(y, r["names"], r["types"], r["losses"])
+        rows = {k: len(v) for k, v in ys.items()}
+        bad = {k: m for k, m in rows.items() if m != n}
+        if bad:
+            raise ValueError(f"{what}: x has {n} rows but y has {bad}; x and y must have the same number of samples")
+        sws = da.standardize_sample_weights(sample_weight, class_weight, ys, r["names"], n)
+        return feeds, ys, sws, n
+
+    def _batch_feeds(self, feeds, ys, sws):
+        out = dict(feeds)
+        out.update(ys)
+        out.update({SAMPLE_WEIGHT + k: v for k, v in sws.items()})
+        return out
+
+    # -- fit --------------------------------------------------------------------------------------
+    def fit(self, x=None, y=None, batch_size=None, epochs: int = 1, verbose="auto", callbacks=None,
+            validation_split: float = 0.0, validation_data=None, shuffle: bool = True, class_weight=None,
+            sample_weight=None, initial_epoch: int = 0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq: int = 1):
+        """Trains for ``epochs`` epochs; returns the History (also ``model.history``)."""
+        from graphc.callbacks import CallbackList
+
+        self._require_compiled("training the model (fit)")
+        batch_size = data_utils.check_batch_size(32 if batch_size is None else batch_size)
+        if steps_per_epoch is not None:
+            raise NotImplementedError("fit: steps_per_epoch is not supported for array data; use batch_size")
+        verbose = 1 if verbose == "auto" else int(verbose)
+        feeds, ys, sws, n = self._prepare(x, y, sample_weight, class_weight, "fit")
+        r = self._resolve()
+        val = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise ValueError("validation_data: expected a tuple (x_val, y_val) or (x_val, y_val, sample_weight)")
+            vx, vy = validation_data[0], validation_data[1]
+            vsw = validation_data[2] if len(validation_data) == 3 else None
+            val = self._prepare(vx, vy, vsw, None, "validation_data")[:3]
+        elif validation_split:
+            (feeds, ys, sws), (vf, vy, vs) = da.split_validation([feeds, ys, sws], validation_split)
+            n = data_utils.num_rows(feeds, "x")
+            val = (vf, vy, vs)
+        da.check_label_range(ys, r["losses"], r["types"], len(r["names"]) > 1)
+        if val is not None:
+            da.check_label_range(val[1], r["losses"], r["types"], len(r["names"]) > 1)
+        ts = self._train_state_for()
+        steps = da.num_steps(n, batch_size)
+        cbs = CallbackList(callbacks, model=self, add_history=True, add_progbar=verbose != 0, verbose=verbose,
+                           epochs=epochs, steps=steps)
+        self.stop_training = False
+        data = self._batch_feeds(feeds, ys, sws)
+        logs: dict = {}
+        cbs.on_train_begin()
+        for epoch in range(initial_epoch, epochs):
+            tracker = _Tracker(self, r)
+            cbs.on_epoch_begin(epoch)
+            for step, sel in enumerate(da.batch_indices(n, batch_size, shuffle)):
+                cbs.on_train_batch_begin(step)
+                batch = da.take(data, sel)
+                outs = ts.step(batch)
+                loss = float(outs[0])
+                if not math.isfinite(loss):
+                    ts.sync()
+                    raise FloatingPointError(
+                        f"fit: the loss became {loss} at epoch {epoch + 1}, step {step + 1} (batch of "
+                        f"{len(batch[self._input_names()[0]])} samples); training stopped. Lower the learning rate, "
+                        "check the inputs for NaN/inf, or scale them.")
+                tracker.update(outs, batch, ts.fetch_index)
+                logs = tracker.logs()
+                cbs.on_train_batch_end(step, logs)
+                if self.stop_training:
+                    break
+            logs = tracker.logs()
+            if val is not None and (epoch + 1) % validation_freq == 0:
+                val_logs = self._evaluate_arrays(*val, batch_size=validation_batch_size or batch_size, callbacks=cbs)
+                logs.update({"val_" + k: v for k, v in val_logs.items()})
+            cbs.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        ts.sync()
+        cbs.on_train_end(logs)
+        return self.history
+
+    # -- evaluate ---------------------------------------------------------------------------------
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
+                 callbacks=None, return_dict: bool = False):
+        """Loss and metrics on (x, y): a scalar, a list ``[loss, *metrics]`` or a dict."""
+        from graphc.callbacks import CallbackList
+
+        self._require_compiled("evaluating the model (evaluate)")
+        batch_size = data_utils.check_batch_size(32 if batch_size is None else batch_size)
+        verbose = 1 if verbose == "auto" else int(verbose)
+        feeds, ys, sws, n = self._prepare(x, y, sample_weight, None, "evaluate")
+        r = self._resolve()
+        da.check_label_range(ys, r["losses"], r["types"], len(r["names"]) > 1)
+        cbs = CallbackList(callbacks, model=self, add_progbar=verbose != 0, verbose=verbose, epochs=1,
+                           steps=da.num_steps(n, batch_size))
+        logs = self._evaluate_arrays(feeds, ys, sws, batch_size=batch_size, callbacks=cbs)
+        return self._format_results(logs, return_dict)
+
+    def _format_results(self, logs: dict, return_dict: bool):
+        if return_dict:
+            return dict(logs)
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def _evaluate_arrays(self, feeds, ys, sws, batch_size: int, callbacks=None) -> dict:
+        r = self._resolve()
+        exe = self._eval_executable()
+        n = data_utils.num_rows(feeds, "x")
+        data = self._batch_feeds(feeds, ys, sws)
+        tracker = _Tracker(self, r)
+        index = {name: i for i, name in enumerate(exe.fetch_names)}
+        if callbacks is not None:
+            callbacks.on_test_begin()
+        for step, sel in enumerate(da.batch_indices(n, batch_size, False)):
+            if callbacks is not None:
+                callbacks.on_test_batch_begin(step)
+            batch = da.take(data, sel)
+            outs = exe.run(batch)
+            tracker.update(outs, batch, index)
+            if callbacks is not None:
+                callbacks.on_test_batch_end(step, tracker.logs())
+        logs = tracker.logs()
+        if callbacks is not None:
+            callbacks.on_test_end(logs)
+        return logs
+
+    # -- single batches ---------------------------------------------------------------------------
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict: bool = False):
+        """One optimizer step on one batch; returns the loss and metrics of that batch."""
+        self._require_compiled("train_on_batch")
+        feeds, ys, sws, n = self._prepare(x, y, sample_weight, class_weight, "train_on_batch")
+        r = self._resolve()
+        da.check_label_range(ys, r["losses"], r["types"], len(r["names"]) > 1)
+        ts = self._train_state_for()
+        batch = self._batch_feeds(feeds, ys, sws)
+        outs = ts.step(batch)
+        tracker = _Tracker(self, r)
+        tracker.update(outs, batch, ts.fetch_index)
+        return self._format_results(tracker.logs(), return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict: bool = False):
+        self._require_compiled("test_on_batch")
+        feeds, ys, sws, n = self._prepare(x, y, sample_weight, None, "test_on_batch")
+        logs = self._evaluate_arrays(feeds, ys, sws, batch_size=max(n, 1))
+        return self._format_results(logs, return_dict)
+
+    # -- export -----------------------------------------------------------------------------------
+    def export_training(self, filepath: str, opset: int = 17, ir_version: int = 9, state_path: str | None = None):
+        """Writes the training-step graph as ONNX, runnable with plain ``onnxruntime.InferenceSession``.
+
+        The model must be compiled (and built). The graph has default-domain ops only and passes the
+        full ONNX check. Its contract:
+
+        Inputs:
+            * ``<input name>`` per model input (batch dimension symbolic);
+            * ``<output name>`` per output with a loss: the targets (int64 class ids for sparse
+              categorical cross-entropy, else the output's dtype and shape);
+            * ``sample_weight/<output name>``: float32 ``[batch]`` (feed ones for unweighted);
+            * ``<layer>/<weight>`` per parameter, e.g. ``dense/kernel`` (trainable and frozen);
+            * ``optimizer/<layer>/<weight>/<slot>`` per optimizer slot (``momentum``, ``velocity``...);
+            * ``optimizer/iterations``: int64 scalar, steps taken so far;
+            * ``optimizer/learning_rate``: float32 scalar, the rate of this step.
+
+        Outputs:
+            * ``loss`` (float32 scalar, the weighted total), ``loss/<output>`` for several outputs,
+              ``y_pred/<output>`` (the predictions);
+            * ``new/<name>`` for every parameter, optimizer slot, ``optimizer/iterations`` and
+              non-trainable state (BatchNormalization moving statistics) the step updates: feed
+              each back as ``<name>`` in the next step. Inputs without a ``new/`` output (frozen
+              weights) stay as they are.
+
+        Args:
+            filepath: where to write the ``.onnx`` file.
+            opset, ir_version: ONNX versions (17 / 9 by default).
+            state_path: if given, an ``.npz`` of the current values of every non-batch input
+                (parameters, optimizer state, iterations, learning rate) to start from.
+
+        Returns:
+            ``{input name: array}`` with those initial values.
+        """
+        from graphc.onnx import check, save_model, to_onnx
+
+        self._require_compiled("export_training")
+        if not self.built or (not self._is_graph_network() and self._input_types is None):
+            raise ValueError(f'Model "{self.name}" must be built (called on data or build()) before export_training')
+        ts = getattr(self, "_train_state", None)
+        if ts is not None:
+            ts.sync()
+        graph, sig, trainable = self._build_train_graph()
+        self.optimizer.build(trainable)
+        proto = to_onnx(graph, opset=opset, ir_version=ir_version, params_as_inputs=True)
+        bad = sorted({n.domain for n in proto.graph.node if n.domain not in ("", "ai.onnx")})
+        if bad:
+            raise RuntimeError(f"export_training: the step graph uses non-default domains {bad}")
+        check(proto)
+        save_model(proto, filepath)
+        state = _initial_state(self, graph, sig, proto)
+        state[sig.learning_rate] = np.asarray(self.optimizer._lr_at(self.optimizer.iterations), np.float32)
+        if state_path is not None:
+            np.savez(state_path, **state)
+        return state
+
+
+def _initial_state(model, graph, sig, proto) -> dict:
+    """Current host values for every non-batch input of the step graph, by ONNX name."""
+    opt = model.optimizer
+    names = _param_onnx_names(graph, proto)
+    state = {}
+    for onnx_name, var in names.items():
+        state[onnx_name] = np.array(var.value)
+    for name, (var, slot) in sig.slots.items():
+        state[name] = np.array(opt._slots[var.uid][slot])
+    state[sig.iterations] = np.asarray(opt.iterations, np.int64)
+    return state
+
+
+def _param_onnx_names(graph, proto) -> dict:
+    n_user = len(graph.inputs)
+    params = [n.attrs["variable"] for n in graph.params()]
+    onnx_names = [i.name for i in proto.graph.input[n_user:]]
+    out = dict(zip(onnx_names, params))
+    for name, var in out.items():
+        if name != var.path:
+            raise RuntimeError(f"training step: parameter {var.path!r} was lowered as {name!r}; variable paths must "
+                               "be unique within a model")
+    return out
+
+
+class _TrainState:
+    """The step executor plus the bookkeeping that keeps host and device copies coherent."""
+
+    def __init__(self, model, graph, sig, trainable, device, key):
+        from graphc.onnx import to_onnx
+        from runtime.train_step import TrainStepExecutor
+
+        self.key = key
+        self.model = model
+        self.optimizer = model.optimizer
+        self.sig = sig
+        self.proto = to_onnx(graph, params_as_inputs=True)
+        params = _param_onnx_names(graph, self.proto)
+        paired = {i for i, _ in sig.state_pairs}
+        self.vars = {n: v for n, v in params.items() if n in paired}          # updated on the device
+        self.readonly_vars = {n: v for n, v in params.items() if n not in paired}
+        initial = _initial_state(model, graph, sig, self.proto)
+        self.feeds = list(sig.batch_inputs) + [sig.learning_rate]
+        self.fetch_index = {name: i for i, name in enumerate(sig.fetches)}
+        self.executor = TrainStepExecutor(self.proto, sig.state_pairs, initial, self.feeds, sig.fetches,
+                                          device=device)
+        self.host = {n: v._value for n, v in params.items()}
+        self.iterations = int(self.optimizer._iterations)
+        self.opt_version = self.optimizer._version
+        self.dirty = False
+
+    def refresh(self) -> None:
+        """Uploads host values the user changed since the last sync (set_weights, set_state)."""
+        changed = {}
+        for n, v in list(self.vars.items()) + list(self.readonly_vars.items()):
+            if v._sync_hook is None and v._value is not self.host[n]:
+                changed[n] = v._value
+                self.host[n] = v._value
+        if self.optimizer._version != self.opt_version:
+            self.sync()
+            for name, (var, slot) in self.sig.slots.items():
+                changed[name] = self.optimizer._slots[var.uid][slot]
+            changed[self.sig.iterations] = np.asarray(self.optimizer._iterations, np.int64)
+            self.iterations = int(self.optimizer._iterations)
+            self.opt_version = self.optimizer._version
+        if changed:
+            self.executor.write_state(changed)
+
+    def step(self, batch: dict) -> list:
+        self.refresh()
+        feeds = dict(batch)
+        feeds[self.sig.learning_rate] = np.asarray(self.optimizer._lr_at(self.iterations), np.float32)
+        outs = self.executor.run(feeds)
+        self.iterations += 1
+        if not self.dirty:
+            self.dirty = True
+            for v in self.vars.values():
+                v._sync_hook = self.sync
+            self.optimizer._sync_hook = self.sync
+            self.optimizer._live_iterations = lambda: self.iterations
+        return outs
+
+    def sync(self) -> None:
+        """Copies the device state into the Variables and the optimizer (once per dirty period)."""
+        if not self.dirty:
+            return
+        self.dirty = False
+        state = self.executor.read_state([n for n, _ in self.sig.state_pairs])
+        for n, v in self.vars.items():
+            v._sync_hook = None
+            v._set_from_device(state[n])
+            self.host[n] = v._value
+        slots: dict = {}
+        for name, (var, slot) in self.sig.slots.items():
+            slots.setdefault(var.uid, {})[slot] = state[name]
+        self.optimizer._sync_hook = None
+        self.optimizer._live_iterations = None
+        self.optimizer._write_from_device(int(state[self.sig.iterations]), slots)
+        self.iterations = int(self.optimizer._iterations)
+        self.opt_version = self.optimizer._version
+
+
+class _Tracker:
+    """Running, batch-size-weighted loss means and host-side metrics over an epoch."""
+
+    def __init__(self, model, r):
+        self.r = r
+        self.keys = model._log_keys(r)
+        self.multi = len(r["names"]) > 1
+        self.count = 0
+        self.sums: dict = {}
+        for n in r["names"]:
+            for obj, _ in r["metrics"][n]:
+                obj.reset_state()
+
+    def update(self, outs, batch, index) -> None:
+        r = self.r
+        first = next(iter(batch.values()))
+        m = len(first)
+        self.count += m
+        self.sums["loss"] = self.sums.get("loss", 0.0) + float(outs[index["loss"]]) * m
+        if self.multi:
+            for n in r["names"]:
+                if r["losses"][n] is not None:
+                    k = f"{n}_loss"
+                    self.sums[k] = self.sums.get(k, 0.0) + float(outs[index[f"loss/{n}"]]) * m
+        for n in r["names"]:
+            if not r["metrics"][n]:
+                continue
+            y_pred = outs[index[Y_PRED + n]]
+            y_true = batch.get(n)
+            sw = batch.get(SAMPLE_WEIGHT + n)
+            for obj, weighted in r["metrics"][n]:
+                obj.update_state(y_true, y_pred, sample_weight=sw if weighted else None)
+
+    def logs(self) -> dict:
+        out = {}
+        for k in self.keys:
+            if k in self.sums:
+                out[k] = self.sums[k] / max(self.count, 1)
+        for n in self.r["names"]:
+            for obj, _ in self.r["metrics"][n]:
+                out[f"{n}_{obj.name}" if self.multi else obj.name] = float(obj.result())
+        return out
