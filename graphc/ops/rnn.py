@@ -72,6 +72,7 @@ class LSTM(OpDef):
             if s is not None:
                 if s.rank != 3:
                     raise ValueError(f"LSTM: {what} must have rank 3, received {s.shape}")
+                _check_dim(f"{what} axis 1 (batch)", s.shape[1], x.shape[1])
                 _check_dim(f"{what} axis 2", s.shape[2], h)
         if len(activations) != 3 or any(a not in _ACTS for a in activations):
             raise NotImplementedError(f"LSTM: activations must be 3 of {sorted(_ACTS)}, received {activations}")
