@@ -129,6 +129,21 @@ class Mod(_Binary):
         with np.errstate(all="ignore"):
             return (np.fmod(a, b) if fmod else np.mod(a, b)).astype(a.dtype)
 
+    def lower(self, ctx, node):
+        fmod = int(node.attrs.get("fmod", 0))
+        if fmod or np.dtype(ctx.dtype_of(0)).kind != "f":
+            ctx.emit("Mod", ctx.inputs, ctx.outputs, fmod=fmod)
+            return
+        # onnxruntime only implements fmod=1 for floats: r = fmod(a, b), plus b where r and b differ in sign
+        a, b = ctx.inputs
+        r = ctx.emit("Mod", [a, b], 1, fmod=1)[0]
+        zero = ctx.const(np.zeros((), ctx.dtype_of(0)), "zero")
+        r_neg = ctx.emit("Less", [r, zero], 1)[0]
+        b_neg = ctx.emit("Less", [b, zero], 1)[0]
+        nonzero = ctx.emit("Not", [ctx.emit("Equal", [r, zero], 1)[0]], 1)[0]
+        fix = ctx.emit("And", [ctx.emit("Xor", [r_neg, b_neg], 1)[0], nonzero], 1)[0]
+        ctx.emit("Where", [fix, ctx.emit("Add", [r, b], 1)[0], r], ctx.outputs)
+
 
 class _BoolBinary(_Compare):
     def infer(self, a, b):
