@@ -377,3 +377,12 @@ def test_get_recognises_graphc_loss_objects():
              (losses.LossFunctionWrapper(losses.binary_crossentropy), metrics.BinaryAccuracy)]
     for loss, expected in cases:
         assert type(metrics.get("acc", loss=loss, output_shape=(None, 4))) is expected
+
+
+def test_sum():
+    s = metrics.Sum()
+    s.update_state([1.0, 2.0])
+    s.update_state([3.0], sample_weight=[2.0])
+    assert s.result() == pytest.approx(9.0)
+    s.reset_state()
+    assert s.result() == 0.0

@@ -482,3 +482,16 @@ def test_predict_line(clock, capsys):
         cbs.on_predict_batch_end(b, {"outputs": np.zeros(3)})
     cbs.on_predict_end()
     assert capsys.readouterr().out == "2/2 [==============================] - 0s 250ms/step\n"
+
+
+def test_progress_line_single_epoch_has_no_header(clock, capsys):
+    fake_fit(FakeModel(), epochs=1, steps=2, verbose=1, clock=clock)
+    assert capsys.readouterr().out == "2/2 [==============================] - 2s 1s/step - loss: 1.0000\n"
+
+
+def test_progress_line_when_a_callback_stops_mid_epoch(clock, capsys):
+    fake_fit(FakeModel(), [cb.TerminateOnNaN()], epochs=1, steps=4, verbose=1, clock=clock,
+             batch_loss=lambda e, b: math.nan if b == 1 else 1.0)
+    assert capsys.readouterr().out == (
+        "Batch 1: Invalid loss, terminating training\n"
+        "2/4 [==============>...............] - 2s 1s/step - loss: nan\n")
