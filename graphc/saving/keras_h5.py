@@ -64,7 +64,10 @@ def _children(layer):
     from graphc.layers.layer import Layer
     from graphc.models import Functional, Sequential
 
-    if isinstance(layer, (Functional, Sequential)):
+    if isinstance(layer, Functional):
+        yield "layers", keras_functional_order(layer)
+        return
+    if isinstance(layer, Sequential):
         yield "layers", list(layer.layers)
         return
     for attr in sorted(vars(layer), key=_natural_key):
@@ -77,6 +80,45 @@ def _children(layer):
             yield attr, [v for v in value if isinstance(v, Layer)]
         elif isinstance(value, dict) and any(isinstance(v, Layer) for v in value.values()):
             yield attr, [v for v in value.values() if isinstance(v, Layer)]
+
+
+def keras_functional_order(model) -> list:
+    """A Functional model's layers in Keras 3's order: by depth from the inputs, ties by discovery order.
+
+    Keras discovers layers depth-first from the outputs (pre-order), gives every call node the
+    longest distance to an output, and lists layers from the deepest down; this order decides the
+    ``dense`` / ``dense_1`` numbering in its weight files.
+    """
+    from graphc import tree
+
+    discovered: dict[int, int] = {}
+    node_depth: dict[int, int] = {}
+    layers: dict[int, object] = {}
+    flat_inputs = {id(t) for t in model._flat_inputs}
+
+    def producer(t):
+        layer, node_index, _ = t._keras_history
+        return layer._inbound_nodes[node_index]
+
+    def visit(t, depth):
+        node = producer(t)
+        layer = node.layer
+        layers[id(layer)] = layer
+        discovered.setdefault(id(layer), len(discovered))
+        if node_depth.get(id(node), -1) >= depth and id(node) in node_depth:
+            return
+        node_depth[id(node)] = max(depth, node_depth.get(id(node), -1))
+        if id(t) in flat_inputs:
+            return
+        for parent in node.input_tensors:
+            visit(parent, depth + 1)
+
+    for t in tree.flatten(model._outputs_struct):
+        visit(t, 0)
+    layer_depth: dict[int, int] = {}
+    for layer_id, layer in layers.items():
+        layer_depth[layer_id] = max(node_depth[id(n)] for n in layer._inbound_nodes if id(n) in node_depth)
+    return sorted(layers.values(), key=lambda l: (-layer_depth[id(l)], discovered[id(l)]))
 
 
 def keras_layout(model) -> list[tuple[str, object, list]]:

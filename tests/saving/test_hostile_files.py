@@ -195,6 +195,7 @@ ARCHIVE_CASES = [
 ]
 
 
+@pytest.mark.filterwarnings("ignore:Duplicate name")
 @pytest.mark.parametrize("mutate,message", ARCHIVE_CASES, ids=[c[0].__name__ for c in ARCHIVE_CASES])
 def test_hostile_archive_refused(mutate, message, tmp_path):
     model, x = seed_models.mlp()
