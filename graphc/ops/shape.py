@@ -204,6 +204,23 @@ def _concat_mismatch(xs, axis):
                      + ", ".join(str(x.keras_shape()) for x in xs))
 
 
+def slice_range(start: int, end: int, step: int, dim: int) -> range:
+    """The indices ONNX Slice reads on an axis of size ``dim``.
+
+    Negative starts/ends count from the end; then, for positive steps, both clamp to [0, dim]; for
+    negative steps, start clamps to [0, dim - 1] and end to [-1, dim - 1]. This differs from
+    Python's slicing for negative steps: x[-5::-1] on a length-2 axis is empty in Python, one
+    element in ONNX.
+    """
+    start = start + dim if start < 0 else start
+    end = end + dim if end < 0 else end
+    if step > 0:
+        start, end = min(max(start, 0), dim), min(max(end, 0), dim)
+    else:
+        start, end = min(max(start, 0), dim - 1), min(max(end, -1), dim - 1)
+    return range(start, end, step)
+
+
 @register_op
 class Slice(OpDef):
     """Y = X[starts:ends:steps] on ``axes``. dX = Pad(dY) for step 1."""
@@ -211,12 +228,19 @@ class Slice(OpDef):
     def infer(self, x, starts, ends, axes=None, steps=None):
         axes = tuple(axes) if axes is not None else tuple(range(len(starts)))
         steps = tuple(steps) if steps is not None else (1,) * len(starts)
+        if not len(starts) == len(ends) == len(axes) == len(steps):
+            raise ValueError(f"Slice: starts, ends, axes and steps must have one length, received "
+                             f"{len(starts)}, {len(ends)}, {len(axes)}, {len(steps)}")
+        if len({normalize_axis(a, x.rank) for a in axes}) != len(axes):
+            raise ValueError(f"Slice: axes {axes} repeat an axis")
         out = list(x.shape)
         for s, e, a, st in zip(starts, ends, axes, steps):
+            if st == 0:
+                raise ValueError("Slice: steps must not be 0")
             a = normalize_axis(a, x.rank)
             d = x.shape[a]
             if isinstance(d, int):
-                out[a] = len(range(*slice(s, e, st).indices(d)))
+                out[a] = len(slice_range(s, e, st, d))
             elif s == 0 and st == 1 and e >= 2**31:
                 out[a] = d  # the whole axis: the symbol carries over
             else:
@@ -228,7 +252,8 @@ class Slice(OpDef):
         steps = tuple(steps) if steps is not None else (1,) * len(starts)
         idx = [slice(None)] * x.ndim
         for s, e, a, st in zip(starts, ends, axes, steps):
-            idx[a] = slice(s, e, st)
+            r = slice_range(s, e, st, x.shape[a])
+            idx[a] = slice(r.start, r.stop if r.stop >= 0 else None, r.step)
         return x[tuple(idx)]
 
     def lower(self, ctx, node):
@@ -262,9 +287,9 @@ class Slice(OpDef):
             d = x.shape[ax]
             if not isinstance(d, int):
                 raise NotImplementedError("Slice gradient on an axis of unknown size is not supported")
-            s0, e0, _ = slice(s, e).indices(d)
-            pads[ax] = s0
-            pads[r + ax] = d - max(e0, s0)
+            rng = slice_range(s, e, 1, d)
+            pads[ax] = rng.start
+            pads[r + ax] = d - max(rng.stop, rng.start)
         return [pad(dys[0], tuple(pads))]
 
 

@@ -229,6 +229,7 @@ case("Slice", [r(4, 6, 3)], {"starts": (1,), "ends": (3,), "axes": (2,)}, id="la
 case("Slice", [r(5, 6)], {"starts": (4,), "ends": (1,), "axes": (0,), "steps": (-1,)}, id="reverse")
 case("Slice", [r(7, 6)], {"starts": (1, 0), "ends": (7, 6), "axes": (0, 1), "steps": (2, 3)}, id="steps")
 case("Slice", [r(5, 6)], {"starts": (4,), "ends": (-2**62,), "axes": (1,), "steps": (-2,)}, id="reverse-to-start")
+case("Slice", [r(2, 3)], {"starts": (-5,), "ends": (-2**62,), "axes": (0,), "steps": (-1,)}, id="onnx-clamp")
 case("Slice", [ints(8)], {"starts": (2,), "ends": (5,)}, id="int")
 case("Slice", [bools(3, 4)], {"starts": (1,), "ends": (3,), "axes": (-1,)}, id="bool")
 case("Slice", [ints(3, 4, dtype="int32")], {"starts": (2, 0), "ends": (0, 4), "steps": (-1, 2)}, id="int32-steps")
