@@ -255,12 +255,18 @@ class Layer:
             with b.activate():
                 out = self._trace_call((tree.pack_sequence_as(inputs, values),) + rest, kwargs)
             flat_out = tree.flatten(out)
-            g.set_outputs(flat_out, [f"output_{i}" for i in range(len(flat_out))])
+            updates = list(b.state_updates)  # e.g. BatchNormalization's moving statistics in training
+            g.set_outputs(flat_out + [v for _, v in updates], [f"output_{i}" for i in range(len(flat_out))]
+                          + [f"state_{k}" for k in range(len(updates))])
             exe = Executable(_optimize(g))
             exe.structure = out
+            exe.state_variables = [var for var, _ in updates]
             self._eager_cache[key] = exe
         results = exe.run({name: a for name, a in zip(exe.input_names, arrays)})
-        return tree.pack_sequence_as(exe.structure, results)
+        n = len(results) - len(exe.state_variables)
+        for var, value in zip(exe.state_variables, results[n:]):
+            var.assign(value)
+        return tree.pack_sequence_as(exe.structure, results[:n])
 
     def _prepare_eager(self, inputs, arrays) -> None:
         """Hook run before an eager call (Sequential builds itself from the concrete shape here)."""
