@@ -382,3 +382,18 @@ def test_export_with_batch_norm_dropout_relu6_matches_predict(tmp_path):
     got = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, {"input_layer": data})[0]
     np.testing.assert_allclose(got, model.predict(data), rtol=1e-5, atol=1e-6)
     assert "Dropout" not in {n.op_type for n in onnx.load(path).graph.node}
+
+
+def test_eager_training_call_updates_moving_statistics():
+    """Keras: calling the layer with training=True updates the moving statistics."""
+    x = (RNG.standard_normal((16, 3)) * 2 + 5).astype(np.float32)
+    bn = layers.BatchNormalization(momentum=0.5)
+    y = bn(x, training=True)
+    np.testing.assert_allclose(y, (x - x.mean(0)) / np.sqrt(x.var(0) + 1e-3), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(bn.moving_mean.numpy(), 0.5 * x.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(bn.moving_variance.numpy(), 0.5 + 0.5 * x.var(0), rtol=1e-5)
+    bn(x, training=True)
+    np.testing.assert_allclose(bn.moving_mean.numpy(), 0.75 * x.mean(0), rtol=1e-5)
+    before = bn.moving_mean.numpy()
+    bn(x)
+    np.testing.assert_array_equal(bn.moving_mean.numpy(), before)
