@@ -95,7 +95,10 @@ class Sequential(Model):
         """The Functional model from the Input to the last layer's output (no layer is called again)."""
         self._invalidate()
         self._functional = Functional(self._chain[0], self._chain[-1], name=self.name)
-        self._input_types = list(self._functional._input_types)
+        # the graph that runs keeps a symbolic batch, so a model built by a call on one concrete array
+        # (seed 003: summary shows (1, 2)) still predicts any number of rows
+        self._input_types = [t.with_shape(("batch",) + tuple(t.shape[1:])) if t.rank else t
+                             for t in self._functional._input_types]
         self._input_structure = 0
         self.built = True
 
