@@ -66,7 +66,7 @@ def same_pads(sizes, kernel, strides, dilations, layer: str) -> tuple:
             total = max((out - 1) * s + k_eff - size, 0)
         else:
             raise NotImplementedError(f'Layer "{layer}": padding="same" with strides {tuple(strides)} needs known '
-                                      f"spatial sizes, received {tuple(sizes)}. Give the Input a full shape or use "
+                                      f"spatial sizes, received {format_shape(sizes)}. Give the Input a full shape or use "
                                       'padding="valid" with ZeroPadding2D.')
         begin.append(total // 2)
         end.append(total - total // 2)
