@@ -397,3 +397,14 @@ def test_eager_training_call_updates_moving_statistics():
     before = bn.moving_mean.numpy()
     bn(x)
     np.testing.assert_array_equal(bn.moving_mean.numpy(), before)
+
+
+def test_summary_counts_moving_statistics_as_non_trainable():
+    inp = keras.Input((8, 8, 3))
+    x = layers.BatchNormalization()(inp)
+    x = layers.Dropout(0.2)(x)
+    model = keras.Model(inp, layers.ReLU(6.0)(x))
+    lines = []
+    model.summary(print_fn=lambda s, *a, **k: lines.append(s))
+    text = "\n".join(lines)
+    assert "Total params: 12" in text and "Trainable params: 6" in text and "Non-trainable params: 6" in text
