@@ -47,6 +47,9 @@ class Trainer:
         if kwargs:
             raise TypeError(f"compile: unexpected keyword argument(s) {sorted(kwargs)}")
         self._detach_train_state()
+        for leaf in tree.flatten(loss):  # unknown names are an error here, where the user wrote them
+            if leaf is not None:
+                losses_mod.get(leaf)
         self.optimizer = optimizers_mod.get(optimizer)
         self._compile_args = {"loss": loss, "loss_weights": loss_weights, "metrics": metrics,
                               "weighted_metrics": weighted_metrics}
