@@ -3,11 +3,12 @@
 Use it as ``import graphc as keras`` and ``from graphc import layers``.
 """
 from . import activations, backend, initializers, layers, ops
-from . import callbacks, metrics
+from . import callbacks, losses, metrics, optimizers
 from .backend import clear_session, set_random_seed
 from .ir import Variable
 from .layers import Input, InputLayer, Layer
 from .models import Functional, Model, Sequential
+from .training import GradientTape
 
 __version__ = "0.1.0"
 
@@ -33,5 +34,6 @@ def __getattr__(name):
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'graphc' has no attribute {name!r}")
 
-__all__ = ["Functional", "Input", "InputLayer", "Layer", "Model", "Sequential", "Variable", "activations",
-           "backend", "clear_session", "initializers", "layers", "load_model", "ops", "set_random_seed"]
+__all__ = ["Functional", "GradientTape", "Input", "InputLayer", "Layer", "Model", "Sequential", "Variable", "activations",
+           "backend", "clear_session", "initializers", "layers", "load_model", "losses", "ops", "optimizers",
+           "set_random_seed"]
