@@ -7,11 +7,13 @@ Rewrites:
 
 Nodes are visited in topological order, so merged inputs make their consumers mergeable in the
 same run. Graph inputs and nondeterministic ops (Dropout, random) are never merged; constants are
-keyed by a digest of their bytes and confirmed byte for byte.
+keyed by dtype, shape and a sample of their bytes, and confirmed byte for byte.
 """
 from __future__ import annotations
 
 import hashlib
+
+import numpy as np
 
 from graphc.ir import Graph
 
@@ -19,10 +21,19 @@ from .base import Pass, PassResult
 from .rewrite import attr_key, is_deterministic, replace_node
 
 
+def _constant_key(a) -> tuple:
+    """Cheap for big arrays: dtype, shape and a sample of the bytes; equal keys are then confirmed
+    byte for byte."""
+    if a.nbytes <= 4096:
+        return ("Constant", a.dtype.str, a.shape, a.tobytes())
+    flat = a.reshape(-1)
+    sample = np.concatenate([flat[:64], flat[len(flat) // 2:len(flat) // 2 + 64], flat[-64:]])
+    return ("Constant", a.dtype.str, a.shape, hashlib.sha1(sample.tobytes()).hexdigest())
+
+
 def _node_key(node):
     if node.op == "Constant":
-        a = node.attrs["value"]
-        return ("Constant", a.dtype.str, a.shape, hashlib.sha1(a.tobytes()).hexdigest())
+        return _constant_key(node.attrs["value"])
     if node.op == "Param":
         return ("Param", node.attrs["variable"].uid)
     ins = tuple(None if v is None else (v.node.id, v.index) for v in node.inputs)
@@ -38,11 +49,10 @@ class EliminateCommonSubexpressions(Pass):
             if node.op == "Input" or node.id not in graph.nx or not is_deterministic(node.op):
                 continue
             key = _node_key(node)
-            first = seen.get(key)
+            group = seen.setdefault(key, [])
+            first = next((n for n in group if node.op != "Constant" or _same_bytes(n, node)), None)
             if first is None:
-                seen[key] = node
-                continue
-            if node.op == "Constant" and not _same_bytes(first, node):
+                group.append(node)
                 continue
             replace_node(graph, node, first.outputs)
             merged += 1
@@ -50,4 +60,9 @@ class EliminateCommonSubexpressions(Pass):
 
 
 def _same_bytes(a, b) -> bool:
-    return a.attrs["value"].tobytes() == b.attrs["value"].tobytes()
+    """Confirms two Constants with equal keys hold the same bytes (NaN payloads included)."""
+    x, y = a.attrs["value"], b.attrs["value"]
+    if x is y or x.nbytes <= 4096:  # small keys already hold every byte
+        return True
+    return bool(np.array_equal(np.ascontiguousarray(x).reshape(-1).view(np.uint8),
+                               np.ascontiguousarray(y).reshape(-1).view(np.uint8)))

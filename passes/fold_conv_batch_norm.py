@@ -38,7 +38,7 @@ class FoldConvBatchNorm(Pass):
             eps = float(node.attrs.get("epsilon", 1e-5))
             dtype = w.dtype
             s = (scale.astype(np.float64) / np.sqrt(var.astype(np.float64) + eps))
-            new_w = (w.astype(np.float64) * s.reshape((-1,) + (1,) * (w.ndim - 1))).astype(dtype)
+            new_w = w * s.astype(dtype).reshape((-1,) + (1,) * (w.ndim - 1))
             new_b = ((b.astype(np.float64) - mean) * s + bias).astype(dtype)
             ins = [conv.inputs[0], add_constant(graph, new_w, conv.scope), add_constant(graph, new_b, conv.scope)]
             new = add_op(graph, "Conv", ins, conv.attrs, conv.scope)
