@@ -45,7 +45,11 @@ class TapeTensor:
 
     @property
     def shape(self) -> tuple:
-        return self.type.keras_shape()
+        """The concrete shape (the batch dim is the batch size of the arrays recorded)."""
+        dims = tuple(self.tape._batch if d == "batch" else d for d in self.type.shape)
+        if all(isinstance(d, int) for d in dims):
+            return dims
+        return self.numpy().shape
 
     @property
     def dtype(self) -> str:
@@ -150,6 +154,7 @@ class GradientTape:
         self._used = False
         self._tracing = False
         self._state_applied = False
+        self._batch = None             # the size of the symbolic batch dim, from the first array
         self._token = None
 
     def __enter__(self) -> "GradientTape":
@@ -176,6 +181,11 @@ class GradientTape:
 
     def _record(self, obj, args, kwargs):
         structure = tree.map_structure(lambda _: 0, (args, kwargs))
+        if self._batch is None:
+            first = next((x for x in tree.flatten((args, kwargs)) if isinstance(x, (np.ndarray, np.generic))
+                          and np.ndim(x) > 0), None)
+            if first is not None:
+                self._batch = int(np.shape(first)[0])
         sig = (id(obj), repr(structure), tuple(_leaf_sig(x, self) for x in tree.flatten((args, kwargs))))
         key = self._program_key(self._sigs + [sig])
         info = _PROGRAMS.get(key)

@@ -1,0 +1,134 @@
+"""GradientTape custom loops (seed 004): gradients, apply_gradients, caching, values as numbers."""
+import numpy as np
+import pytest
+
+import graphc as keras
+from graphc import layers, losses, optimizers
+from graphc.training import tape as tape_mod
+
+from .test_parity import BATCH, data, initial_weights, mnist_mlp, np_loss_and_grads
+
+
+class CustomModel(keras.Model):
+    """Seed 004's subclassed model, small dense version."""
+
+    def __init__(self, classes=10):
+        super().__init__()
+        self.fc1 = layers.Dense(32, activation="relu")
+        self.fc2 = layers.Dense(classes, activation="softmax")
+
+    def call(self, x):
+        return self.fc2(self.fc1(x))
+
+
+def test_gradients_match_numpy_backprop():
+    ws = initial_weights()
+    x, y = data()
+    model = mnist_mlp()
+    model.set_weights(ws)
+    loss_fn = losses.SparseCategoricalCrossentropy(from_logits=True)
+    with keras.GradientTape() as tape:
+        logits = model(x[:BATCH], training=True)
+        loss = loss_fn(y[:BATCH], logits)
+    grads = tape.gradient(loss, model.trainable_variables)
+    want_loss, want = np_loss_and_grads([w.astype(np.float64) for w in ws], x[:BATCH].astype(np.float64), y[:BATCH])
+    np.testing.assert_allclose(float(loss), want_loss, rtol=1e-5)
+    for g, w in zip(grads, want):
+        assert isinstance(g, np.ndarray)
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-6 * np.abs(w).max())
+    assert logits.shape == (BATCH, 10)
+    np.testing.assert_allclose(np.asarray(logits), model.predict(x[:BATCH], verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_seed_004_loop_loss_falls_and_second_step_reuses_the_compiled_graph():
+    rng = np.random.default_rng(0)
+    centers = rng.standard_normal((10, 20)) * 2
+    y_all = rng.integers(0, 10, 640)
+    x_all = (centers[y_all] + rng.standard_normal((640, 20))).astype(np.float32)
+    model = CustomModel()
+    loss_func = losses.SparseCategoricalCrossentropy()
+    optimizer = optimizers.Adam()
+
+    def train_step(features, labels):
+        with keras.GradientTape() as tape:
+            predictions = model(features)
+            loss = loss_func(labels, predictions)
+            gradients = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        return loss
+
+    epoch_losses = []
+    n_exes = None
+    for epoch in range(4):
+        batch_losses = []
+        for i in range(0, 640, 32):
+            # labels as float32, exactly as the seed feeds them
+            loss = train_step(np.array(x_all[i:i + 32], dtype=np.float32), np.array(y_all[i:i + 32], dtype=np.float32))
+            batch_losses.append(float(loss))
+            if n_exes is None:
+                n_exes = len(tape_mod._EXECUTABLES)
+        epoch_losses.append(np.mean(batch_losses))
+        text = "Epoch %d: last batch loss = %.4f" % (epoch, float(loss))
+        assert text.startswith(f"Epoch {epoch}: last batch loss = ")
+    assert len(tape_mod._EXECUTABLES) == n_exes  # no rebuild after the first step
+    assert len(optimizer._apply_cache) == 1
+    assert epoch_losses[-1] < 0.5 * epoch_losses[0]
+    assert optimizer.iterations == 80
+
+
+def test_apply_gradients_uses_the_same_rule_as_the_training_step():
+    ws = initial_weights()
+    x, y = data()
+    a, b = mnist_mlp(), mnist_mlp()
+    a.set_weights(ws)
+    b.set_weights(ws)
+    loss_fn = losses.SparseCategoricalCrossentropy(from_logits=True)
+    opt = optimizers.Adam(0.01, amsgrad=True)
+    b.compile(optimizer=optimizers.Adam(0.01, amsgrad=True), loss=loss_fn)
+    for s in range(5):
+        xb, yb = x[s * BATCH:(s + 1) * BATCH], y[s * BATCH:(s + 1) * BATCH]
+        with keras.GradientTape() as tape:
+            loss = loss_fn(yb, a(xb, training=True))
+        opt.apply_gradients(zip(tape.gradient(loss, a.trainable_variables), a.trainable_variables))
+        want = b.train_on_batch(xb, yb)
+        np.testing.assert_allclose(float(loss), want, rtol=1e-5)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_allclose(wa, wb, rtol=1e-5, atol=1e-7)
+    sa, sb = opt.get_state(), b.optimizer.get_state()
+    assert int(sa["iterations"]) == int(sb["iterations"]) == 5
+    for (ka, va), (kb, vb) in zip(sorted(sa.items()), sorted(sb.items())):
+        np.testing.assert_allclose(va, vb, rtol=1e-4, atol=1e-9)
+
+
+def test_unconnected_variables_get_none_and_tape_rules():
+    model = mnist_mlp()
+    other = layers.Dense(3)
+    other.build((None, 4))
+    x = np.ones((2, 784), np.float32)
+    with keras.GradientTape() as tape:
+        loss = losses.MeanSquaredError()(np.zeros((2, 10), np.float32), model(x))
+    grads = tape.gradient(loss, [model.trainable_variables[0], other.kernel])
+    assert grads[0].shape == (784, 64) and grads[1] is None
+    with pytest.raises(RuntimeError, match="persistent"):
+        tape.gradient(loss, model.trainable_variables)
+    with keras.GradientTape(persistent=True) as tape:
+        loss = losses.MeanSquaredError()(np.zeros((2, 10), np.float32), model(x))
+    g1 = tape.gradient(loss, model.trainable_variables)
+    g2 = tape.gradient(loss, model.trainable_variables[-1])
+    np.testing.assert_array_equal(g1[-1], g2)
+    with pytest.raises(TypeError, match="target"):
+        tape.gradient(1.0, model.trainable_variables)
+
+
+def test_layer_calls_and_values_used_as_numbers_inside_the_tape():
+    dense = layers.Dense(4)
+    x = np.random.default_rng(0).standard_normal((3, 5)).astype(np.float32)
+    with keras.GradientTape() as tape:
+        h = dense(x)
+        assert h.shape == (3, 4)
+        eager = np.asarray(h)  # computed on demand while still recording
+        loss = losses.MeanAbsoluteError()(np.zeros((3, 4), np.float32), h)
+    np.testing.assert_allclose(eager, x @ dense.kernel.numpy() + dense.bias.numpy(), rtol=1e-5, atol=1e-6)
+    (gk,) = tape.gradient(loss, [dense.kernel])
+    np.testing.assert_allclose(gk, x.T @ np.sign(eager) / 12, rtol=1e-5, atol=1e-6)
+    assert f"{loss:.3f}" == f"{np.abs(eager).mean():.3f}"
