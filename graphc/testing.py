@@ -125,7 +125,7 @@ def check_op(
     3. Gradient (if ``grad`` and the op is ``differentiable``): adds one upstream-gradient Input
        ``dy{j}`` per float output, calls the op's ``grad`` rule, reduces each input gradient to the
        input's shape with ``reduce_to_shape`` (as the autodiff driver does), and evaluates the
-       gradient graph with the NumPy interpreter and (if ``ort``) on onnxruntime at ``opsets[0]``.
+       gradient graph with the NumPy interpreter and (if ``ort``) on onnxruntime at every opset.
        For each differentiable input ``i`` (float dtype, not in ``nondiff`` nor the op's
        ``nondiff_inputs``) and a random direction ``v``, ``<dX_i, v>`` must match the central
        difference ``(f(x_i + eps v) - f(x_i - eps v)) / (2 eps)`` of ``f = sum_j sum(Y_j * dy_j)``.
@@ -148,7 +148,7 @@ def check_op(
             and non-float inputs.
         eps: finite-difference step; ``DEFAULT_EPS`` per working dtype otherwise. For ops that are
             linear in an input, a large step (1.0) is exact and immune to rounding.
-        opsets: ONNX opsets to lower to; the gradient graph runs at the first.
+        opsets: ONNX opsets to lower the forward and the gradient graphs to.
         const_inputs: input indices to emit as Constant nodes instead of graph Inputs (for inputs an
             op's lowering requires to be constant).
         unknown_dims_ok: accept ``None`` dims from ``infer`` (ops whose output shape depends on a
@@ -243,10 +243,11 @@ def check_op(
         report.directional[i] = (analytic, fd)
 
     if ort:
-        got = run_onnx(graph, gfeeds, opset=opsets[0], what=f"gradient of {label}")
-        for i, g, e in zip(wrt, got, grads):
-            assert_close(g, e, work, grtol if rtol is None else rtol, gatol if atol is None else atol,
-                         what=f"{label}: gradient of input {i}, onnxruntime vs interpreter")
+        for opset in opsets:
+            got = run_onnx(graph, gfeeds, opset=opset, what=f"gradient of {label}")
+            for i, g, e in zip(wrt, got, grads):
+                assert_close(g, e, work, grtol, gatol,
+                             what=f"{label}: gradient of input {i} at opset {opset}, onnxruntime vs interpreter")
     return report
 
 

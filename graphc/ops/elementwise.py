@@ -436,6 +436,8 @@ class IsNaN(OpDef):
     differentiable = False
 
     def infer(self, x):
+        if not is_float(x.dtype):
+            raise TypeError(f"IsNaN needs a float tensor, received {x.dtype}")
         return TensorType("bool", x.shape)
 
     def ref(self, x):
