@@ -110,6 +110,14 @@ class ScatterNDAdd(OpDef):
         return y
 
     def lower(self, ctx, node):
+        if ctx.dtype_of(0) == np.float16:
+            # onnxruntime's CPU ScatterND has no float16 kernel with reduction="add": add in float32
+            f32, f16 = ctx.onnx_dtype("float32"), ctx.onnx_dtype("float16")
+            x = ctx.emit("Cast", [ctx.inputs[0]], 1, to=f32)[0]
+            u = ctx.emit("Cast", [ctx.inputs[2]], 1, to=f32)[0]
+            y = ctx.emit("ScatterND", [x, ctx.inputs[1], u], 1, reduction="add")[0]
+            ctx.emit("Cast", [y], ctx.outputs, to=f16)
+            return
         ctx.emit("ScatterND", ctx.inputs, ctx.outputs, reduction="add")
 
     def grad(self, node, dys):

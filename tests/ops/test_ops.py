@@ -271,6 +271,42 @@ case("GatherND", [r(4, 3), i64(0, 3, 3, 1).reshape(4, 1)], id="rows-dup")
 case("GatherND", [r(4, 3, 2), i64(0, 2, 3, 1, 0, 2).reshape(3, 2)], id="pairs-dup")
 case("GatherND", [r(4, 3), i64(1, 2, 3, 0, 2, 2, 0, 0).reshape(2, 2, 2)], id="batched-elements")
 
+# -- float16: a sample across the families ----------------------------------------------------------
+def h(*shape):
+    return r(*shape, dtype="float16")
+
+
+def hpos(*shape):
+    return pos(*shape, dtype="float16")
+
+
+case("Add", [h(2, 3), h(3)], id="f16")
+case("Mul", [h(2, 3), h(2, 3)], id="f16")
+case("Div", [h(3), hpos(3)], id="f16")
+case("Relu", [away(4, dtype="float16")], id="f16")
+case("Sigmoid", [h(5)], id="f16")
+case("Tanh", [h(5)], id="f16")
+case("Exp", [h(3)], id="f16")
+case("Log", [hpos(3)], id="f16")
+case("Sqrt", [hpos(3)], id="f16")
+case("Cast", [h(3)], {"to": "float32"}, id="f16-f32")
+case("Cast", [r(3, dtype="float32")], {"to": "float16"}, id="f32-f16", eps=1e-2)
+case("MatMul", [h(2, 3), h(3, 4)], id="f16")
+case("Gemm", [h(2, 3), h(4, 3), h(4)], {"transB": 1}, id="f16")
+case("Softmax", [h(2, 5)], id="f16")
+case("LogSoftmax", [h(2, 5)], id="f16")
+case("ReduceSum", [h(2, 3)], {"axes": (1,)}, id="f16")
+case("ReduceMean", [h(2, 3)], {"axes": (0,), "keepdims": 0}, id="f16")
+case("ReduceMax", [distinct(2, 3, dtype="float16")], {"axes": (1,)}, id="f16")
+case("Where", [bools(3), h(3), h(3)], id="f16")
+case("Transpose", [h(2, 3)], {"perm": (1, 0)}, id="f16")
+case("Concat", [h(2, 3), h(2, 1)], {"axis": 1}, id="f16")
+case("Slice", [h(4, 4)], {"starts": (1,), "ends": (3,)}, id="f16")
+case("Pad", [h(2, 2)], {"pads": (1, 0, 0, 1)}, id="f16")
+case("Gather", [h(5, 2), i64(0, 4, 4)], id="f16")
+case("ScatterNDAdd", [h(3, 2), i64(0, 0).reshape(2, 1), h(2, 2)], id="f16")
+case("GatherND", [h(3, 2), i64(0, 2, 2).reshape(3, 1)], id="f16")
+
 
 @pytest.mark.parametrize("op, inputs, attrs, options", CASES)
 def test_op(op, inputs, attrs, options):
