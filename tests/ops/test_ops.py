@@ -307,6 +307,17 @@ case("Gather", [h(5, 2), i64(0, 4, 4)], id="f16")
 case("ScatterNDAdd", [h(3, 2), i64(0, 0).reshape(2, 1), h(2, 2)], id="f16")
 case("GatherND", [h(3, 2), i64(0, 2, 2).reshape(3, 1)], id="f16")
 
+# -- empty tensors ----------------------------------------------------------------------------------
+case("Add", [r(0, 3), r(3)], id="empty")
+case("ReduceSum", [r(0, 3)], {"axes": (0,)}, id="empty-axis")
+case("MatMul", [r(2, 0), r(0, 3)], id="empty-k")
+case("Gemm", [r(0, 3), r(3, 2), r(2)], id="empty-m")
+case("Concat", [r(2, 0), r(2, 3)], {"axis": 1}, id="empty-part")
+case("Gather", [r(4, 2), np.zeros((0,), np.int64)], id="empty-ids")
+case("Softmax", [r(0, 4)], id="empty")
+case("Slice", [r(3, 4)], {"starts": (2,), "ends": (1,)}, id="empty-range")
+case("Pad", [r(0, 2)], {"pads": (1, 0, 1, 0)}, id="empty")
+
 
 @pytest.mark.parametrize("op, inputs, attrs, options", CASES)
 def test_op(op, inputs, attrs, options):
