@@ -41,7 +41,9 @@ def check_member_name(name: str, path: str) -> None:
 
 def encode_array(array: np.ndarray) -> bytes:
     """``.npy`` bytes without pickle (object arrays are refused)."""
-    array = np.ascontiguousarray(array)
+    array = np.asarray(array)
+    if not array.flags.c_contiguous:  # (ascontiguousarray would turn a 0-d array into shape (1,))
+        array = array.copy(order="C")
     if array.dtype.name not in ALLOWED_DTYPES:
         raise TypeError(f"cannot save an array of dtype {array.dtype}; expected one of {ALLOWED_DTYPES}")
     buf = io.BytesIO()
