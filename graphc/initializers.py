@@ -56,7 +56,7 @@ class RandomNormal(Initializer):
         return np.random.default_rng(self.seed) if self.seed is not None else backend.rng()
 
     def __call__(self, shape, dtype="float32"):
-        return self._rng().normal(self.mean, self.stddev, shape).astype(dtype)
+        return (self.mean + self.stddev * _normal(self._rng(), shape, dtype)).astype(dtype, copy=False)
 
     def get_config(self):
         return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
@@ -67,7 +67,7 @@ class RandomUniform(RandomNormal):
         self.minval, self.maxval, self.seed = minval, maxval, seed
 
     def __call__(self, shape, dtype="float32"):
-        return self._rng().uniform(self.minval, self.maxval, shape).astype(dtype)
+        return _uniform(self._rng(), self.minval, self.maxval, shape, dtype)
 
     def get_config(self):
         return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
@@ -95,9 +95,9 @@ class VarianceScaling(RandomNormal):
         rng = self._rng()
         if self.distribution == "uniform":
             limit = math.sqrt(3.0 * scale)
-            return rng.uniform(-limit, limit, shape).astype(dtype)
+            return _uniform(rng, -limit, limit, shape, dtype)
         if self.distribution == "untruncated_normal":
-            return rng.normal(0.0, math.sqrt(scale), shape).astype(dtype)
+            return (math.sqrt(scale) * _normal(rng, shape, dtype)).astype(dtype, copy=False)
         # truncated normal at 2 stddev; 0.879... corrects the truncated variance
         return TruncatedNormal(0.0, math.sqrt(scale) / 0.87962566103423978, None)._draw(rng, shape, dtype)
 
@@ -106,12 +106,28 @@ class VarianceScaling(RandomNormal):
 
 
 def _draw(self, rng, shape, dtype):
-    out = rng.normal(0.0, 1.0, shape)
+    out = _normal(rng, shape, dtype)
     bad = np.abs(out) > 2
     while bad.any():
-        out[bad] = rng.normal(0.0, 1.0, int(bad.sum()))
+        out[bad] = _normal(rng, (int(bad.sum()),), dtype)
         bad = np.abs(out) > 2
-    return (self.mean + self.stddev * out).astype(dtype)
+    return (self.mean + self.stddev * out).astype(dtype, copy=False)
+
+
+def _working_dtype(dtype):
+    # draw float32 weights in float32 (VGG's 100M-element kernels would need 800 MB in float64)
+    return np.float32 if np.dtype(dtype) == np.float32 else np.float64
+
+
+def _normal(rng, shape, dtype):
+    return rng.standard_normal(shape, dtype=_working_dtype(dtype))
+
+
+def _uniform(rng, lo, hi, shape, dtype):
+    u = rng.random(shape, dtype=_working_dtype(dtype))
+    u *= hi - lo
+    u += lo
+    return u.astype(dtype, copy=False)
 
 
 TruncatedNormal._draw = _draw

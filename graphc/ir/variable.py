@@ -17,9 +17,10 @@ class Variable:
     device and syncs it back through ``_sync_hook`` before the value is read.
     """
 
-    def __init__(self, value, name: str, trainable: bool = True, dtype=None):
+    def __init__(self, value, name: str, trainable: bool = True, dtype=None, copy: bool = True):
         dtype = as_dtype(dtype or np.asarray(value).dtype)
-        self._value = np.array(value, dtype=dtype)
+        # copy=False adopts a freshly made array (initializers) instead of duplicating it
+        self._value = np.array(value, dtype=dtype) if copy else np.asarray(value, dtype=dtype)
         self.name = name
         self.path = name
         self.trainable = trainable

@@ -82,7 +82,7 @@ class Layer:
         name = name or f"variable_{len(self._own_weights)}"
         dtype = as_dtype(dtype or self.dtype)
         value = initializers.get(initializer)(shape, dtype)
-        var = Variable(value, name, trainable=trainable, dtype=dtype)
+        var = Variable(value, name, trainable=trainable, dtype=dtype, copy=False)
         var.path = f"{self.name}/{name}"
         var._layer = self
         self._own_weights.append(var)
