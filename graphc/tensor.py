@@ -14,6 +14,7 @@ class KerasTensor:
     def __init__(self, type: TensorType, history, name: str | None = None):
         self.type = type
         self._keras_history = history
+        self._consumers: list = []  # CallNodes that read this tensor (forward links)
         self.name = name or f"{history[0].name}_output_{history[2]}" if history else name
 
     @property

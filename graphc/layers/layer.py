@@ -230,7 +230,10 @@ class Layer:
         # an output that is one of the inputs keeps the input's symbols: type carries over as is
         kts = [KerasTensor(v.type, (self, node_index, i)) for i, v in enumerate(flat_out)]
         outputs = tree.pack_sequence_as(out, kts)
-        self._inbound_nodes.append(CallNode(self, args, kwargs, flat_in, outputs, kts))
+        node = CallNode(self, args, kwargs, flat_in, outputs, kts)
+        self._inbound_nodes.append(node)
+        for t in flat_in:
+            t._consumers.append(node)
         return outputs
 
     def _eager_call(self, args, kwargs):

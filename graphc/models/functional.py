@@ -14,10 +14,51 @@ def _producer(t: KerasTensor):
     return layer._inbound_nodes[node_index]
 
 
-def collect_nodes(flat_inputs: list, flat_outputs: list, model_name: str) -> list:
-    """The call nodes between inputs and outputs in topological order; raises on a disconnected graph."""
+def nested_input_aliases(flat_inputs: list) -> dict:
+    """Maps the Input tensors of nested Functional models to the tensors they are called on.
+
+    Walking forward from ``flat_inputs``, every call of a graph model (a Functional or built Sequential
+    used as a layer) binds its own Input tensors to that call's input tensors. With this map a model
+    can output a tensor from inside a nested model (feature extraction through ``encoder`` in
+    ``autoencoder``), which Keras refuses as "Graph disconnected".
+    """
+    aliases: dict = {}
+    ambiguous: set = set()
+    seen: set = set()
+    frontier = list(flat_inputs)
+    while frontier:
+        t = frontier.pop()
+        for node in getattr(t, "_consumers", []):
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            inner = getattr(node.layer, "_functional", None) or node.layer
+            if isinstance(inner, Functional):
+                for a, b in zip(inner._flat_inputs, node.input_tensors):
+                    if id(a) in aliases and aliases[id(a)] is not b:
+                        ambiguous.add(id(a))
+                    aliases[id(a)] = b
+                frontier.extend(inner._flat_inputs)
+            frontier.extend(node.output_tensors)
+    for k in ambiguous:
+        del aliases[k]
+    return aliases
+
+
+def collect_nodes(flat_inputs: list, flat_outputs: list, model_name: str, aliases: dict | None = None) -> list:
+    """The call nodes between inputs and outputs in topological order; raises on a disconnected graph.
+
+    ``aliases`` (from ``nested_input_aliases``) lets the walk continue from a nested model's Input
+    to the outer tensor that feeds it.
+    """
+    aliases = aliases or {}
     input_ids = {id(t) for t in flat_inputs}
     order, state = [], {}
+
+    def resolve(t):
+        while id(t) not in input_ids and id(t) in aliases:
+            t = aliases[id(t)]
+        return t
 
     def visit(node, via):
         key = id(node)
@@ -27,6 +68,7 @@ def collect_nodes(flat_inputs: list, flat_outputs: list, model_name: str) -> lis
             raise ValueError(f'Model "{model_name}": the layer graph has a cycle at layer "{node.layer.name}"')
         state[key] = 1
         for t in node.input_tensors:
+            t = resolve(t)
             if id(t) in input_ids:
                 continue
             parent = _producer(t)
@@ -40,6 +82,7 @@ def collect_nodes(flat_inputs: list, flat_outputs: list, model_name: str) -> lis
         order.append(node)
 
     for t in flat_outputs:
+        t = resolve(t)
         if id(t) in input_ids:
             continue
         visit(_producer(t), None)
@@ -64,7 +107,18 @@ class Functional(Model):
         self._outputs_struct = outputs
         self._flat_inputs = flat_in
         self._flat_outputs = flat_out
-        self._nodes = collect_nodes(flat_in, flat_out, self.name)
+        try:
+            self._aliases: dict = {}
+            self._nodes = collect_nodes(flat_in, flat_out, self.name)
+        except ValueError as disconnected:
+            # outputs from inside nested models: bind their Inputs to the outer tensors and retry
+            self._aliases = nested_input_aliases(flat_in)
+            if not self._aliases:
+                raise
+            try:
+                self._nodes = collect_nodes(flat_in, flat_out, self.name, self._aliases)
+            except ValueError:
+                raise disconnected from None
         self._input_structure = tree.map_structure(lambda _: 0, inputs)
         self._input_types = [t.type for t in flat_in]
         layers = [t._keras_history[0] for t in flat_in]
@@ -129,15 +183,21 @@ class Functional(Model):
     def call(self, inputs, training=None):
         flat = self._match_inputs(inputs)
         env = {id(t): v for t, v in zip(self._flat_inputs, flat)}
+
+        def lookup(t):
+            while id(t) not in env and id(t) in self._aliases:
+                t = self._aliases[id(t)]
+            return env[id(t)]
+
         for node in self._nodes:
             if isinstance(node.layer, InputLayer):
                 continue
-            args, kwargs = tree.map_structure(lambda x: env[id(x)] if isinstance(x, KerasTensor) else x,
+            args, kwargs = tree.map_structure(lambda x: lookup(x) if isinstance(x, KerasTensor) else x,
                                               (node.args, node.kwargs))
             out = node.layer._trace_call(args, kwargs)
             for t, v in zip(node.output_tensors, tree.flatten(out)):
                 env[id(t)] = v
-        return tree.pack_sequence_as(self._outputs_struct, [env[id(t)] for t in self._flat_outputs])
+        return tree.pack_sequence_as(self._outputs_struct, [lookup(t) for t in self._flat_outputs])
 
     def _match_inputs(self, inputs) -> list:
         names = self._input_names()
