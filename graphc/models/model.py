@@ -205,7 +205,7 @@ class Model(Trainer, Layer):
 
         if format != "onnx":
             raise ValueError(f"export: format must be 'onnx', received {format!r}")
-        graph = optimize(self._trace_graph(False), level=level, debug=debug)
+        graph = optimize(self._trace_graph(False), level=level, debug=debug, export=True)
         proto = to_onnx(graph, opset=opset, ir_version=ir_version)
         check(proto)
         save_model(proto, filepath)
