@@ -40,41 +40,75 @@ def graph_nodes(model) -> list | None:
     return nodes + [n for n in functional._nodes if all(n is not m for m in nodes)]
 
 
-def _output_nodes(model, nodes: list) -> list:
-    functional = getattr(model, "_functional", None) or model
-    out = []
+def _functional_of(model):
+    return getattr(model, "_functional", None) or model
+
+
+def depth_map(model) -> tuple[list, dict, dict]:
+    """Keras' ``map_graph`` over the call nodes: layers ordered by depth from the outputs (deepest
+    first, ties in the order a depth-first walk from the outputs meets them), node depths, layer depths."""
+    functional = _functional_of(model)
+    input_ids = {id(t) for t in functional._flat_inputs}
+    finished, in_progress, post_order, first_seen = set(), set(), [], {}
+
+    def walk(tensor):
+        layer, node_index, _ = tensor._keras_history
+        node = layer._inbound_nodes[node_index]
+        if id(node) in finished or id(node) in in_progress:
+            return
+        first_seen.setdefault(id(layer), (len(first_seen), layer))
+        in_progress.add(id(node))
+        if id(tensor) not in input_ids:
+            for t in node.input_tensors:
+                walk(t)
+        finished.add(id(node))
+        in_progress.discard(id(node))
+        post_order.append(node)
+
     for t in functional._flat_outputs:
-        layer, index, _ = t._keras_history
-        node = layer._inbound_nodes[index]
-        if all(node is not n for n in out):
-            out.append(node)
-    return out
+        walk(t)
+    node_depth, layer_depth = {}, {}
+    for node in reversed(post_order):
+        depth = max(node_depth.setdefault(id(node), 0), layer_depth.get(id(node.layer), 0))
+        layer_depth[id(node.layer)] = depth
+        node_depth[id(node)] = depth
+        if id(node.output_tensors[0]) in input_ids or not node.input_tensors:
+            continue
+        for parent in node.parent_nodes:
+            node_depth[id(parent)] = max(depth + 1, node_depth.get(id(parent), 0))
+    for t in functional._flat_inputs:  # an input that no output needs still gets a row
+        layer = t._keras_history[0]
+        if id(layer) not in layer_depth:
+            layer_depth[id(layer)] = 0
+            first_seen[id(layer)] = (-1, layer)
+    layers = sorted((layer for _, layer in first_seen.values()),
+                    key=lambda layer: (-layer_depth[id(layer)], first_seen[id(layer)][0]))
+    nodes_by_depth: dict = {}
+    for node in post_order:
+        nodes_by_depth.setdefault(node_depth[id(node)], []).append(node)
+    return layers, nodes_by_depth, layer_depth
+
+
+def summary_layers(model) -> list:
+    """The rows of the summary: a Functional model's layers in Keras' depth order, otherwise ``layers``."""
+    from graphc.models.sequential import Sequential
+
+    if isinstance(model, Sequential) or graph_nodes(model) is None:
+        return list(model.layers)
+    return depth_map(model)[0]
 
 
 def is_sequential_like(model) -> bool:
     """Keras' test: one call node per depth, each with at most one input, and no shared layer."""
     from graphc.models.sequential import Sequential
 
-    if isinstance(model, Sequential):
+    if isinstance(model, Sequential) or graph_nodes(model) is None:
         return True
-    nodes = graph_nodes(model)
-    if nodes is None:
-        return True
-    ids = {id(n) for n in nodes}
-    depth = {id(n): 0 for n in _output_nodes(model, nodes)}
-    for node in reversed(nodes):  # nodes are in topological order: children before parents here
-        d = depth.get(id(node), 0)
-        depth.setdefault(id(node), d)
-        for parent in node.parent_nodes:
-            if id(parent) in ids:
-                depth[id(parent)] = max(depth.get(id(parent), 0), d + 1)
-    by_depth: dict = {}
-    for node in nodes:
-        by_depth.setdefault(depth.get(id(node), 0), []).append(node)
-    for group in by_depth.values():
+    _, nodes_by_depth, _ = depth_map(model)
+    for group in nodes_by_depth.values():
         if len(group) > 1 or len(group[0].input_tensors) > 1:
             return False
-    layers = [n.layer for n in nodes]
+    layers = [n.layer for group in nodes_by_depth.values() for n in group]
     return all(sum(layer is other for other in layers) == 1 for layer in layers)
 
 
@@ -309,14 +343,13 @@ def summary_text(model, line_length=None, positions=None, expand_nested=False, s
     def layer_rows(layer, level: int, context_nodes) -> list[list[str]]:
         prefix = "   " * level + "└ " if level else ""
         rows = [fields(layer, prefix, context_nodes)]
-        inner = getattr(layer, "layers", None)
-        if expand_nested and inner and hasattr(layer, "_trace_graph"):
+        if expand_nested and getattr(layer, "layers", None) and hasattr(layer, "_trace_graph"):
             inner_nodes = graph_nodes(layer)
-            for sub in inner:
+            for sub in summary_layers(layer):
                 rows += layer_rows(sub, level + 1, inner_nodes)
         return rows
 
-    layers = list(model.layers)
+    layers = summary_layers(model)
     start, stop = _layer_range_bounds(layers, layer_range)
     rows = []
     for layer in layers[start:stop]:
