@@ -81,12 +81,18 @@ def cancelling_pairs(model_proto):
             if n.op_type == "Transpose" and n.input[0] in producers and producers[n.input[0]].op_type == "Transpose"]
 
 
-def check_export(model, tmp_path, input_shape):
+def check_export(model, tmp_path, input_shape, weights_stored_once=True):
     path = str(tmp_path / f"{model.name}.onnx")
     model.export(path)
     proto = onnx.load(path)
     onnx.checker.check_model(proto, full_check=True)
     assert cancelling_pairs(proto) == []
+    # kernels are folded to ONNX layout at export, not transposed at run time, and stored once
+    inits = {i.name: i for i in proto.graph.initializer}
+    assert [n.name for n in proto.graph.node if n.op_type == "Transpose" and n.input[0] in inits] == []
+    stored = sum(int(np.prod(i.dims)) for i in inits.values() if i.data_type == onnx.TensorProto.FLOAT)
+    if weights_stored_once:  # (a BatchNormalization folded into its Conv changes the count)
+        assert model.count_params() <= stored <= model.count_params() + 16
     sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
     name = sess.get_inputs()[0].name
     for batch in (1, 7):
@@ -244,3 +250,22 @@ def test_flatten_after_conv_uses_channels_last_order():
     x = rng.random((1, 3, 3, 2), dtype=np.float32)
     expected = np.repeat(x.sum(axis=-1, keepdims=True), 2, axis=-1).reshape(1, -1)
     np.testing.assert_allclose(model.predict(x), expected, rtol=1e-5)
+
+
+def test_mobile_block_leaves_only_the_boundary_transposes(tmp_path):
+    """Conv -> BatchNorm -> ReLU6 -> ZeroPadding -> DepthwiseConv -> residual add, as in MobileNetV2."""
+    inputs = keras.Input((16, 16, 8), name="img")
+    x = layers.Conv2D(16, 1, use_bias=False)(inputs)
+    x = layers.BatchNormalization()(x)
+    x = layers.ReLU(6.0)(x)
+    x = layers.ZeroPadding2D(((0, 1), (0, 1)))(x)
+    x = layers.DepthwiseConv2D(3, strides=2, use_bias=False)(x)
+    x = layers.ReLU(6.0)(x)
+    x = layers.Conv2D(8, 1)(x)
+    shortcut = layers.MaxPooling2D(2)(inputs)
+    outputs = layers.add([x, shortcut])
+    model = keras.Model(inputs, outputs, name="mobile_block")
+    check_predict_matches_interpreter(model, (16, 16, 8))
+    proto = check_export(model, tmp_path, (16, 16, 8), weights_stored_once=False)
+    transposes = [n for n in proto.graph.node if n.op_type == "Transpose"]
+    assert len(transposes) == 2  # NHWC -> NCHW at the input, NCHW -> NHWC at the output

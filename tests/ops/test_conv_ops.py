@@ -75,6 +75,14 @@ def test_max_pool_with_indices_matches_onnxruntime(name, attrs):
     assert idx.dtype == np.int64 and x.shape == (2, 3, 8, 7)
 
 
+@pytest.mark.parametrize("attrs", [{"kernel_shape": (2, 2), "strides": (2, 2)},
+                                   {"kernel_shape": (3, 3), "strides": (2, 2), "pads": (1, 1, 1, 1)}])
+def test_max_pool_indices_break_ties_as_onnxruntime(attrs):
+    x = np.zeros((2, 2, 5, 5), np.float32)
+    x[0, 0, 0, 0] = -1.0
+    check_op("MaxPoolWithIndices", [x], attrs, grad=False)
+
+
 def test_max_pool_gradient_goes_to_one_element_per_window_on_ties():
     x = np.zeros((1, 1, 4, 4), np.float32)
     x[0, 0, 0, 0] = -1.0
