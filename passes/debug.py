@@ -146,6 +146,9 @@ class NumericsCheck(Instrument):
             a, b = np.asarray(before[(node.id, v.index)]), np.asarray(after[(node.id, v.index)])
             msg += (f"; first differing node: {format_node(node)}"
                     f" (before {_summary(a)}, after {_summary(b)})")
+            fresh = [u.node for u in node.inputs if u is not None and (u.node.id, u.index) not in before]
+            if fresh:
+                msg += "; it reads nodes the pass made: " + "; ".join(format_node(n) for n in fresh)
         return msg
 
 

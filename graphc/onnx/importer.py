@@ -33,8 +33,8 @@ _DTYPES = {
 def ir_dtype(elem_type: int) -> str:
     if elem_type not in _DTYPES:
         name = TensorProto.DataType.Name(elem_type) if elem_type in TensorProto.DataType.values() else elem_type
-        raise NotImplementedError(f"ONNX tensor type {name} is not supported; graphc supports "
-                                  f"{', '.join(sorted(_DTYPES.values()))}")
+        raise NotImplementedError(f"ONNX tensor type {name} is not supported (graphc supports "
+                                  f"{', '.join(sorted(_DTYPES.values()))})")
     return _DTYPES[elem_type]
 
 

@@ -63,12 +63,50 @@ for _name, _fn in {
     "HardSwish": lambda x: x * np.clip(x / 6 + 0.5, 0, 1),
     "ThresholdedRelu": lambda x, alpha=1.0: np.where(x > alpha, x, 0),
     "Celu": lambda x, alpha=1.0: np.maximum(0, x) + np.minimum(0, alpha * np.expm1(x / alpha)),
-    "Mish": lambda x: x * np.tanh(np.logaddexp(0, x)),
-    "Gelu": lambda x, approximate="none": (
-        0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3))) if approximate == "tanh"
-        else 0.5 * x * (1 + np.vectorize(math.erf, otypes=[np.float64])(x / math.sqrt(2)) if x.size else x)),
 }.items():
     _math_op(_name, _fn)
+
+
+@_register
+class Mish(_Math):
+    """Y = X * tanh(softplus(X)); ONNX has Mish from opset 18, composed before."""
+
+    fn = staticmethod(lambda x: x * np.tanh(np.logaddexp(0, x)))
+
+    def lower(self, ctx, node):
+        if ctx.opset >= 18:
+            ctx.emit("Mish", ctx.inputs, ctx.outputs)
+            return
+        sp = ctx.emit("Softplus", ctx.inputs, 1)[0]
+        ctx.emit("Mul", [ctx.inputs[0], ctx.emit("Tanh", [sp], 1)[0]], ctx.outputs)
+
+
+@_register
+class Gelu(_Math):
+    """Y = X * Phi(X) (``approximate="tanh"``: the tanh form); ONNX has Gelu from opset 20."""
+
+    fn = staticmethod(lambda x, approximate="none": (
+        0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3))) if approximate == "tanh"
+        else 0.5 * x * (1 + np.vectorize(math.erf, otypes=[np.float64])(x / math.sqrt(2))) if x.size else x))
+
+    def lower(self, ctx, node):
+        approximate = node.attrs.get("approximate", "none")
+        if ctx.opset >= 20:
+            ctx.emit("Gelu", ctx.inputs, ctx.outputs, approximate=approximate)
+            return
+        x, dt = ctx.inputs[0], ctx.dtype_of(0)
+
+        def c(v, hint):
+            return ctx.const(np.asarray(v, dt), hint)
+
+        if approximate == "tanh":
+            cube = ctx.emit("Mul", [ctx.emit("Mul", [x, x], 1)[0], x], 1)[0]
+            inner = ctx.emit("Add", [x, ctx.emit("Mul", [cube, c(0.044715, "gelu_k")], 1)[0]], 1)[0]
+            t = ctx.emit("Tanh", [ctx.emit("Mul", [inner, c(math.sqrt(2 / math.pi), "gelu_s")], 1)[0]], 1)[0]
+        else:
+            t = ctx.emit("Erf", [ctx.emit("Mul", [x, c(1 / math.sqrt(2), "gelu_r")], 1)[0]], 1)[0]
+        half_x = ctx.emit("Mul", [x, c(0.5, "half")], 1)[0]
+        ctx.emit("Mul", [half_x, ctx.emit("Add", [t, c(1.0, "one")], 1)[0]], ctx.outputs)
 
 
 @_register

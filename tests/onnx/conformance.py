@@ -103,6 +103,10 @@ def _inputs_for(model: onnx.ModelProto, ins):
     return feeds
 
 
+def _array(x) -> np.ndarray:
+    return numpy_helper.to_array(x) if isinstance(x, onnx.TensorProto) else np.asarray(x)
+
+
 def run_case(case: Case, level: int = 2) -> Outcome:
     import onnxruntime as ort
 
@@ -126,11 +130,11 @@ def run_case(case: Case, level: int = 2) -> Outcome:
         names = [i.name for i in sess.get_inputs()]
         for ins, expected in case.data_sets:
             ins = _inputs_for(case.model, ins)
-            got = sess.run(None, {n: np.asarray(a) for n, a in zip(names, ins)})
+            got = sess.run(None, {n: _array(a) for n, a in zip(names, ins)})
             if len(got) != len(expected):
                 return Outcome(case.name, case.suite, "fail", f"{len(got)} outputs, expected {len(expected)}", ops)
             for i, (g, e) in enumerate(zip(got, expected)):
-                e = np.asarray(e)
+                e = _array(e)
                 if g.shape != e.shape:
                     return Outcome(case.name, case.suite, "fail", f"output {i}: shape {g.shape}, expected {e.shape}",
                                    ops)
@@ -156,7 +160,7 @@ def unsupported_ops(outcomes) -> collections.Counter:
         if m:
             counter.update(x.strip() for x in m.group(1).split(","))
         else:
-            counter.update([f"({o.detail.split(':')[0][:80]})"])
+            counter.update([f"({re.split(r' [(]|; ', o.detail)[0][:90]})"])
     return counter
 
 
