@@ -11,7 +11,9 @@ import os
 import onnx
 from onnx import TensorProto
 
-from .errors import FileFormatError
+
+class UnsafeOnnxFileError(ValueError):
+    """An ONNX file is unreadable or refers to data outside its folder; nothing was loaded from it."""
 
 
 def _tensors(graph: onnx.GraphProto):
@@ -53,20 +55,20 @@ def check_external_data(model: onnx.ModelProto, folder: str, path: str) -> list[
         where = f"{path}: tensor {tensor.name!r}"
         if not location or os.path.isabs(location) or "\\" in location or ":" in location or \
                 any(part == ".." for part in location.replace("\\", "/").split("/")):
-            raise FileFormatError(f"{where}: external data location {location!r} leaves the model's folder; "
+            raise UnsafeOnnxFileError(f"{where}: external data location {location!r} leaves the model's folder; "
                                   "refusing to load it")
         target = os.path.realpath(os.path.join(root, location))
         if os.path.commonpath([root, target]) != root:
-            raise FileFormatError(f"{where}: external data location {location!r} resolves to {target}, outside the "
+            raise UnsafeOnnxFileError(f"{where}: external data location {location!r} resolves to {target}, outside the "
                                   f"model's folder {root} (a symlink?); refusing to load it")
         if not os.path.isfile(target):
-            raise FileFormatError(f"{where}: external data file {location!r} is missing next to the model")
+            raise UnsafeOnnxFileError(f"{where}: external data file {location!r} is missing next to the model")
         for key in ("offset", "length"):
             if key in info and (not info[key].isdigit()):
-                raise FileFormatError(f"{where}: external data {key} {info[key]!r} is not a non-negative integer")
+                raise UnsafeOnnxFileError(f"{where}: external data {key} {info[key]!r} is not a non-negative integer")
         end = int(info.get("offset", 0)) + int(info.get("length", 0))
         if end > os.path.getsize(target):
-            raise FileFormatError(f"{where}: external data needs bytes up to {end} of {location!r}, which has "
+            raise UnsafeOnnxFileError(f"{where}: external data needs bytes up to {end} of {location!r}, which has "
                                   f"{os.path.getsize(target)}")
         files.append(target)
     return files
@@ -80,13 +82,14 @@ def load_onnx(path, load_external_data: bool = True) -> onnx.ModelProto:
         load_external_data: read external tensors into the model (after checking them).
 
     Raises:
-        FileFormatError: not a valid ONNX protobuf, or an external-data reference escapes the folder.
+        UnsafeOnnxFileError: not a valid ONNX protobuf, or an external-data reference escapes the folder.
+            (``graphc.saving.load_onnx`` raises it as ``graphc.saving.FileFormatError``.)
     """
     path = os.fspath(path)
     try:
         model = onnx.load_model(path, load_external_data=False)
     except Exception as e:  # protobuf raises DecodeError and friends
-        raise FileFormatError(f"{path}: not a valid ONNX model ({type(e).__name__}: {e})") from None
+        raise UnsafeOnnxFileError(f"{path}: not a valid ONNX model ({type(e).__name__}: {e})") from None
     folder = os.path.dirname(os.path.abspath(path))
     check_external_data(model, folder, path)
     if load_external_data:
