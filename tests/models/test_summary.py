@@ -367,3 +367,25 @@ def test_table_matches_rich_layout():
         expected = console.end_capture()
         got = "\n".join(render_table(header, rows, column_widths(line_length, positions), justify)) + "\n"
         assert got == expected
+
+
+@pytest.mark.slow
+def test_goldens_match_keras():
+    """Keras 3 itself (torch backend, when installed) prints the very tables stored as goldens."""
+    import importlib.util
+    import json
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec("keras") is None or importlib.util.find_spec("torch") is None:
+        pytest.skip("Keras 3 with the torch backend is not installed")
+    env = dict(os.environ, KERAS_BACKEND="torch", COLUMNS="300")
+    run = subprocess.run([sys.executable, str(GOLDEN_DIR / "keras_oracle.py")], capture_output=True, text=True,
+                         env=env, timeout=600, cwd=str(GOLDEN_DIR))
+    if run.returncode != 0:
+        pytest.skip(f"Keras could not run here: {run.stderr.strip().splitlines()[-1:]}")
+    tables = json.loads(run.stdout)
+    assert len(tables) >= 20
+    for name, text in tables.items():
+        golden = (GOLDEN_DIR / f"{name}.summary.txt").read_text(encoding="utf-8")
+        assert golden == text, f"{name}: graphc's golden differs from Keras' own summary:\n{text}"
