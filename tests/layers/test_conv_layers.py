@@ -403,3 +403,21 @@ def test_matches_keras_when_installed():
         ours(x)
         ours.set_weights(theirs.get_weights())
         assert_matches(ours(x), expected)
+
+
+@pytest.mark.parametrize("layer", [
+    layers.Conv2D(4, (3, 2), strides=2, padding="same", activation="relu", groups=2, kernel_initializer="he_normal"),
+    layers.DepthwiseConv2D(3, depth_multiplier=2, padding="same", use_bias=False),
+    layers.Conv2DTranspose(3, 3, strides=2, padding="same", output_padding=1, dilation_rate=1),
+    layers.MaxPooling2D(3, strides=2, padding="same"),
+    layers.AveragePooling2D((2, 3)),
+    layers.GlobalMaxPooling2D(keepdims=True),
+    layers.GlobalAveragePooling2D(),
+    layers.UpSampling2D((2, 1)),
+    layers.ZeroPadding2D(((1, 0), (2, 1))),
+    layers.Cropping2D(((1, 0), (0, 1))),
+], ids=lambda layer: type(layer).__name__)
+def test_config_round_trip(layer):
+    config = layer.get_config()
+    clone = type(layer).from_config(config)
+    assert clone.get_config() == config
