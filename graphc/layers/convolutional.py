@@ -105,6 +105,11 @@ class _Conv(Layer):
                  bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
         cls = type(self).__name__
+        for what, v in (("kernel_regularizer", kernel_regularizer), ("bias_regularizer", bias_regularizer),
+                        ("activity_regularizer", activity_regularizer), ("kernel_constraint", kernel_constraint),
+                        ("bias_constraint", bias_constraint)):
+            if v is not None:
+                raise NotImplementedError(f"{cls}: {what} is not supported")
         self.kernel_size = normalize_tuple(kernel_size, 2, "kernel_size", cls)
         self.strides = normalize_tuple(strides, 2, "strides", cls)
         self.padding = normalize_padding(padding, cls)
@@ -213,7 +218,8 @@ class DepthwiseConv2D(_Conv):
                  dilation_rate=(1, 1), activation=None, use_bias=True, depthwise_initializer="glorot_uniform",
                  bias_initializer="zeros", depthwise_regularizer=None, depthwise_constraint=None, **kwargs):
         super().__init__(kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias,
-                         kernel_initializer=depthwise_initializer, bias_initializer=bias_initializer, **kwargs)
+                         kernel_initializer=depthwise_initializer, bias_initializer=bias_initializer,
+                         kernel_regularizer=depthwise_regularizer, kernel_constraint=depthwise_constraint, **kwargs)
         if not isinstance(depth_multiplier, int) or depth_multiplier <= 0:
             raise ValueError(f"DepthwiseConv2D: depth_multiplier must be a positive int, received {depth_multiplier!r}")
         self.depth_multiplier = depth_multiplier

@@ -344,6 +344,11 @@ def test_bad_arguments(make, message):
         make()
 
 
+def test_regularizers_are_refused_not_ignored():
+    with pytest.raises(NotImplementedError, match="Conv2D: kernel_regularizer is not supported"):
+        layers.Conv2D(4, 3, kernel_regularizer="l2")
+
+
 def test_too_small_input_is_reported_at_the_layer():
     with pytest.raises(ValueError, match=r'Conv in layer "conv2d".*smaller than the effective kernel'):
         layers.Conv2D(4, 5)(keras.Input((3, 3, 1)))
