@@ -275,6 +275,8 @@ def conv_weight_grad(x, dy, w, strides, pads, dilations, group):
     mg = m // g
     h, wd = x.shape[2], x.shape[3]
     oh, ow = dy.shape[2], dy.shape[3]
+    if not all(isinstance(d, int) for d in (h, wd, oh, ow)):
+        raise NotImplementedError(f"Conv weight gradient needs static spatial sizes, received {x.type} and {dy.type}")
     xt = reshape(x, (-1, g, cg, h, wd))                      # (N, G, C/G, H, W)
     xt = reshape(transpose(xt, (2, 1, 0, 3, 4)), (cg, -1, h, wd))  # (C/G, G*N, H, W)
     dyt = reshape(dy, (-1, g, mg, oh, ow))                   # (N, G, M/G, OH, OW)
