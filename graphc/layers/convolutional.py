@@ -10,6 +10,8 @@ copy of any weight is stored.
 Keras' ``padding="same"`` is translated into explicit ONNX pads here, once: the total padding
 along an axis is ``max((ceil(L / s) - 1) * s + k_eff - L, 0)`` with ``k_eff = d * (k - 1) + 1``, and
 the begin side gets the smaller half (``total // 2``), the extra row or column going to the end.
+With strides > 1 the pads depend on L; when L is only known at run time (``Input((None, None, 3))``)
+a ``SamePad`` op computes them in the graph instead.
 """
 from __future__ import annotations
 
@@ -71,6 +73,16 @@ def same_pads(sizes, kernel, strides, dilations, layer: str) -> tuple:
         begin.append(total // 2)
         end.append(total - total // 2)
     return tuple(begin + end)
+
+
+def apply_same_padding(x, kernel, strides, dilations, layer: str, value: float = 0.0):
+    """(input, pads) for Keras' padding="same" on an NCHW value: explicit pads when they can be
+    known now, else the input padded at run time by a SamePad op (strides > 1 on spatial sizes known
+    only at run time) and zero pads."""
+    try:
+        return x, same_pads(tuple(x.shape[2:]), kernel, strides, dilations, layer)
+    except NotImplementedError:
+        return ops.same_pad(x, kernel, strides, dilations, value=value), (0, 0, 0, 0)
 
 
 def check_rank4(layer: Layer, x) -> None:
@@ -155,8 +167,11 @@ class _Conv(Layer):
             y = ops.transpose(y, TO_NHWC)
         return self.activation(y)
 
-    def _spatial(self, x_nchw) -> tuple:
-        return tuple(x_nchw.shape[2:])
+    def _pad(self, x_nchw):
+        """(input, ONNX pads) for this layer's padding."""
+        if self.padding == "valid":
+            return x_nchw, (0, 0, 0, 0)
+        return apply_same_padding(x_nchw, self.kernel_size, self.strides, self.dilation_rate, self.name)
 
     def get_config(self):
         return {**super().get_config(), "kernel_size": self.kernel_size, "strides": self.strides,
@@ -198,8 +213,7 @@ class Conv2D(_Conv):
         return self.kernel.shape[2] * self.groups
 
     def _primitive(self, x, w, b):
-        pads = (0, 0, 0, 0) if self.padding == "valid" else same_pads(
-            self._spatial(x), self.kernel_size, self.strides, self.dilation_rate, self.name)
+        x, pads = self._pad(x)
         return ops.conv2d(x, w, b, strides=self.strides, pads=pads, dilations=self.dilation_rate, group=self.groups)
 
     def get_config(self):
@@ -249,8 +263,7 @@ class DepthwiseConv2D(_Conv):
         return ops.transpose(ops.reshape(self.kernel, (kh, kw, 1, c * m)), KERNEL_TO_ONNX)
 
     def _primitive(self, x, w, b):
-        pads = (0, 0, 0, 0) if self.padding == "valid" else same_pads(
-            self._spatial(x), self.kernel_size, self.strides, self.dilation_rate, self.name)
+        x, pads = self._pad(x)
         return ops.conv2d(x, w, b, strides=self.strides, pads=pads, dilations=self.dilation_rate,
                           group=self.kernel.shape[2])
 

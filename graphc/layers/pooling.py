@@ -6,10 +6,12 @@ at the begin); padded positions never win a max and are not counted by an averag
 """
 from __future__ import annotations
 
+import numpy as np
+
 from graphc import ops
 
-from .convolutional import (TO_NCHW, TO_NHWC, build_rank4, check_rank4, normalize_data_format, normalize_padding,
-                            normalize_tuple, same_pads)
+from .convolutional import (TO_NCHW, TO_NHWC, apply_same_padding, build_rank4, check_rank4, normalize_data_format,
+                            normalize_padding, normalize_tuple, same_pads)
 from .layer import Layer
 
 
@@ -32,10 +34,12 @@ class _Pooling2D(Layer):
     def _pool(self, x, pads):
         raise NotImplementedError
 
+    def _same(self, x):
+        return x, same_pads(tuple(x.shape[2:]), self.pool_size, self.strides, (1, 1), self.name)
+
     def call(self, inputs):
         x = ops.transpose(inputs, TO_NCHW) if self.data_format == "channels_last" else inputs
-        pads = (0, 0, 0, 0) if self.padding == "valid" else same_pads(
-            tuple(x.shape[2:]), self.pool_size, self.strides, (1, 1), self.name)
+        x, pads = (x, (0, 0, 0, 0)) if self.padding == "valid" else self._same(x)
         y = self._pool(x, pads)
         return ops.transpose(y, TO_NHWC) if self.data_format == "channels_last" else y
 
@@ -49,6 +53,10 @@ class MaxPooling2D(_Pooling2D):
 
     def _pool(self, x, pads):
         return ops.max_pool2d(x, self.pool_size, self.strides, pads)
+
+    def _same(self, x):
+        # padded positions must never win: pad with -inf when the pads are computed at run time
+        return apply_same_padding(x, self.pool_size, self.strides, (1, 1), self.name, value=-np.inf)
 
 
 class AveragePooling2D(_Pooling2D):

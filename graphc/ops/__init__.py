@@ -16,7 +16,7 @@ from .shape import (cast_int64, concat, dyn_reshape, expand, expand_like, flatte
                     shape_of, slice_, squeeze, transpose, unsqueeze)
 from . import checks, random  # noqa: F401,E402  (Embedding id checks, Dropout)
 from . import conv, pool, resize  # noqa: F401,E402  (Conv, ConvTranspose, pooling, Resize)
-from .conv import conv2d, conv_transpose2d  # noqa: E402
+from .conv import conv2d, conv_transpose2d, same_pad  # noqa: E402
 from .pool import average_pool2d, global_average_pool, global_max_pool, max_pool2d  # noqa: E402
 from .resize import resize_nearest  # noqa: E402
 from . import rnn  # noqa: F401,E402  (LSTM and its Scan gradient)

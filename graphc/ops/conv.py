@@ -215,6 +215,122 @@ class ConvTranspose(OpDef):
         return grads
 
 
+# -- Keras "same" padding for sizes known only at run time ----------------------------------------
+
+def same_pads_for(sizes, kernel_shape, strides, dilations) -> tuple:
+    """Keras/TensorFlow "same" pads (h_begin, w_begin, h_end, w_end) for concrete spatial sizes."""
+    begin, end = [], []
+    for size, k, s, d in zip(sizes, kernel_shape, strides, dilations):
+        total = max((-(-size // s) - 1) * s + d * (k - 1) + 1 - size, 0)
+        begin.append(total // 2)
+        end.append(total - total // 2)
+    return tuple(begin + end)
+
+
+def _same_attrs(kernel_shape, strides=None, dilations=None):
+    return (_pair(kernel_shape, "kernel_shape", 1), _pair(strides, "strides", 1), _pair(dilations, "dilations", 1))
+
+
+def _lower_same_pads(ctx, shape_source: str, kernel_shape, strides, dilations) -> tuple:
+    """Emits the int64 arithmetic of ``same_pads_for`` on Shape(shape_source); returns (begin, end)
+    ONNX names, each an int64 vector over (H, W)."""
+    i64 = np.int64
+    hw = ctx.emit("Slice", [ctx.emit("Shape", [shape_source], 1)[0], ctx.const(np.asarray([2], i64), "start"),
+                            ctx.const(np.asarray([4], i64), "end")], 1)[0]
+    s = ctx.const(np.asarray(strides, i64), "strides")
+    k_eff = ctx.const(np.asarray([d * (k - 1) + 1 for k, d in zip(kernel_shape, dilations)], i64), "k_eff")
+    ceil = ctx.emit("Div", [ctx.emit("Add", [hw, ctx.const(np.asarray(strides, i64) - 1, "s_minus_1")], 1)[0], s], 1)[0]
+    used = ctx.emit("Mul", [ctx.emit("Sub", [ceil, ctx.const(np.ones(2, i64), "one")], 1)[0], s], 1)[0]
+    total = ctx.emit("Sub", [ctx.emit("Add", [used, k_eff], 1)[0], hw], 1)[0]
+    total = ctx.emit("Max", [total, ctx.const(np.zeros(2, i64), "zero")], 1)[0]
+    begin = ctx.emit("Div", [total, ctx.const(np.full(2, 2, i64), "two")], 1)[0]
+    end = ctx.emit("Sub", [total, begin], 1)[0]
+    return begin, end, hw
+
+
+@register_op
+class SamePad(OpDef):
+    """Y = X (N, C, H, W) padded with ``value`` by Keras' "same" rule for ``kernel_shape``/``strides``/
+    ``dilations``, the pads computed from the spatial size of ``like`` (default X) at run time.
+
+    Conv2D and MaxPooling2D use it when ``padding="same"`` meets strides > 1 and spatial sizes that
+    are only known at run time (e.g. ``Input((None, None, 3))``), where explicit pads cannot be
+    attributes. Lowered to Shape arithmetic and a Pad. dX = SameCrop(dY, X).
+    """
+
+    nondiff_inputs = (1,)
+
+    def infer(self, x, like=None, kernel_shape=None, strides=None, dilations=None, value=0.0):
+        if x.rank != 4:
+            raise ValueError(f"SamePad is 2-D: X must be (N, C, H, W), received rank {x.rank}")
+        src = like if like is not None else x
+        k, s, d = _same_attrs(kernel_shape, strides, dilations)
+        out = []
+        for i in range(SPATIAL):
+            size, size_src = x.shape[2 + i], src.shape[2 + i]
+            if isinstance(size, int) and isinstance(size_src, int):
+                p = same_pads_for((size_src,), (k[i],), (s[i],), (d[i],))
+                out.append(size + p[0] + p[1])
+            else:
+                out.append(None)
+        return x.with_shape(x.shape[:2] + tuple(out))
+
+    def ref(self, x, like=None, kernel_shape=None, strides=None, dilations=None, value=0.0):
+        src = like if like is not None else x
+        p = same_pads_for(src.shape[2:], *_same_attrs(kernel_shape, strides, dilations))
+        return np.pad(x, ((0, 0), (0, 0), (p[0], p[2]), (p[1], p[3])), constant_values=value)
+
+    def lower(self, ctx, node):
+        a = node.attrs
+        src = ctx.inputs[1] if len(ctx.inputs) > 1 else ctx.inputs[0]
+        begin, end, _ = _lower_same_pads(ctx, src, *_same_attrs(a.get("kernel_shape"), a.get("strides"),
+                                                                  a.get("dilations")))
+        zeros = ctx.const(np.zeros(2, np.int64), "zeros2")
+        pads = ctx.emit("Concat", [zeros, begin, zeros, end], 1, axis=0)[0]
+        value = ctx.const(np.asarray(a.get("value", 0.0), ctx.dtype_of(0)), "pad_value")
+        ctx.emit("Pad", [ctx.inputs[0], pads, value], ctx.outputs, mode="constant")
+
+    def grad(self, node, dys):
+        like = node.inputs[1] if len(node.inputs) > 1 and node.inputs[1] is not None else node.inputs[0]
+        attrs = {k: node.attrs.get(k) for k in ("kernel_shape", "strides", "dilations")}
+        return [emit("SameCrop", dys[0], like, **attrs), None]
+
+
+@register_op
+class SameCrop(OpDef):
+    """Y = X with the pads ``SamePad`` would add to ``like`` cut off again: Y has ``like``'s (H, W).
+    The adjoint of SamePad. dX = SamePad(dY, like)."""
+
+    nondiff_inputs = (1,)
+
+    def infer(self, x, like, kernel_shape=None, strides=None, dilations=None):
+        if x.rank != 4 or like.rank != 4:
+            raise ValueError(f"SameCrop is 2-D: X and like must be (N, C, H, W), received ranks {x.rank}, {like.rank}")
+        return x.with_shape(x.shape[:2] + like.shape[2:])
+
+    def ref(self, x, like, kernel_shape=None, strides=None, dilations=None):
+        p = same_pads_for(like.shape[2:], *_same_attrs(kernel_shape, strides, dilations))
+        h, w = like.shape[2:]
+        return x[:, :, p[0]:p[0] + h, p[1]:p[1] + w]
+
+    def lower(self, ctx, node):
+        a = node.attrs
+        begin, _, hw = _lower_same_pads(ctx, ctx.inputs[1], *_same_attrs(a.get("kernel_shape"), a.get("strides"),
+                                                                          a.get("dilations")))
+        end = ctx.emit("Add", [begin, hw], 1)[0]
+        ctx.emit("Slice", [ctx.inputs[0], begin, end, ctx.const(np.asarray([2, 3], np.int64), "axes")], ctx.outputs)
+
+    def grad(self, node, dys):
+        attrs = {k: node.attrs.get(k) for k in ("kernel_shape", "strides", "dilations")}
+        return [emit("SamePad", dys[0], node.inputs[1], **attrs), None]
+
+
+def same_pad(x, kernel_shape, strides, dilations=(1, 1), value=0.0):
+    """Keras "same" padding of an NCHW tensor whose pads are computed at run time (see SamePad)."""
+    return emit("SamePad", x, kernel_shape=tuple(kernel_shape), strides=tuple(strides), dilations=tuple(dilations),
+                value=float(value))
+
+
 # -- NumPy references ------------------------------------------------------------------------------
 
 def conv2d_nchw(x, w, b, strides, pads, dilations, group):

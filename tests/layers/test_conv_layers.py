@@ -354,9 +354,33 @@ def test_too_small_input_is_reported_at_the_layer():
         layers.Conv2D(4, 5)(keras.Input((3, 3, 1)))
 
 
-def test_same_padding_with_stride_needs_static_size():
-    with pytest.raises(NotImplementedError, match=r'Layer "conv2d".*needs known spatial sizes, received \(None, None\)'):
-        layers.Conv2D(4, 3, strides=2, padding="same")(keras.Input((None, None, 3)))
+@pytest.mark.parametrize("make", [
+    lambda: layers.Conv2D(3, 3, strides=2, padding="same"),
+    lambda: layers.Conv2D(3, (4, 5), strides=(3, 2), padding="same"),
+    lambda: layers.DepthwiseConv2D(3, strides=2, padding="same"),
+    lambda: layers.MaxPooling2D(3, strides=2, padding="same"),
+])
+@pytest.mark.parametrize("hw", [(7, 8), (10, 9)])
+def test_same_padding_with_stride_on_run_time_sizes(make, hw):
+    """Input((None, None, C)): the "same" pads are computed in the graph (SamePad), same numbers."""
+    layer = make()
+    inputs = keras.Input((None, None, 2))
+    model = keras.Model(inputs, layer(inputs))
+    x = f32(2, *hw, 2)
+    y = model.predict(x)
+    if isinstance(layer, layers.MaxPooling2D):
+        expected = ref_pool(x, layer.pool_size, layer.strides, "same", "max")
+    elif isinstance(layer, layers.DepthwiseConv2D):
+        expected = ref_depthwise(x, layer.kernel.numpy(), layer.bias.numpy(), layer.strides, "same")
+    else:
+        expected = ref_conv2d(x, layer.kernel.numpy(), layer.bias.numpy(), layer.strides, "same")
+    assert_matches(y, expected)
+
+
+def test_average_pooling_same_with_stride_needs_static_size():
+    with pytest.raises(NotImplementedError, match=r'Layer "average_pooling2d".*needs known spatial sizes, '
+                                                  r'received \(None, None\)'):
+        layers.AveragePooling2D(3, strides=2, padding="same")(keras.Input((None, None, 3)))
 
 
 def test_groups_must_divide_channels():

@@ -129,6 +129,29 @@ def test_resize_nearest(shape, scales):
     assert y.shape == tuple(d * s for d, s in zip(x.shape, scales))
 
 
+SAME_CASES = [((2, 3, 7, 8), {"kernel_shape": (3, 3), "strides": (2, 2)}),
+              ((1, 2, 10, 9), {"kernel_shape": (4, 5), "strides": (3, 2)}),
+              ((1, 1, 6, 6), {"kernel_shape": (3, 3), "strides": (2, 2), "dilations": (1, 1)})]
+
+
+@pytest.mark.parametrize("shape,attrs", SAME_CASES)
+def test_same_pad_and_crop(shape, attrs):
+    """Pads computed at run time in the lowering (Shape arithmetic) match the NumPy rule."""
+    x = f32(*shape)
+    padded = check_op("SamePad", [x], attrs, eps=1.0).outputs[0]
+    check_op("SamePad", [x, f32(*shape)], dict(attrs, value=-1.5), eps=1.0, nondiff=(1,))
+    check_op("SameCrop", [f32(*padded.shape), f32(*shape)], attrs, eps=1.0)
+    # ceil(L / s) outputs of a "valid" window pass over the padded tensor
+    k, s = attrs["kernel_shape"], attrs["strides"]
+    for i in range(2):
+        assert (padded.shape[2 + i] - k[i]) // s[i] + 1 == -(-shape[2 + i] // s[i])
+
+
+def test_same_pad_infer_on_symbolic_sizes():
+    x = TensorType("float32", ("batch", 3, "h", 8))
+    assert _infer("SamePad", x, kernel_shape=(3, 3), strides=(2, 2)).shape == ("batch", 3, None, 9)
+
+
 # -- type inference --------------------------------------------------------------------------------
 
 def _infer(op, *types, **attrs):
