@@ -18,7 +18,6 @@ from typing import Callable
 
 import numpy as np
 
-from graphc import tree
 
 #: Bits per element, as Keras counts weight memory (bool counts as one bit).
 _DTYPE_BITS = {"float16": 16, "float32": 32, "float64": 64, "int8": 8, "uint8": 8, "int32": 32,
@@ -116,24 +115,37 @@ def _format_shape(shape) -> str:
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
 
 
-def _format_shapes(structure) -> str:
-    """One shape as ``(None, 64)``; several as Keras prints them: ``[(None, 1), (None, 4)]``."""
-    if isinstance(structure, tuple) and all(d is None or isinstance(d, (int, np.integer)) for d in structure):
-        return _format_shape(structure)
+def _is_shape(x) -> bool:
+    return isinstance(x, tuple) and all(d is None or isinstance(d, (int, np.integer)) for d in x)
+
+
+def _flat_shapes(structure) -> list:
+    """The shapes of a (nested) output structure, flattened in order."""
+    if _is_shape(structure):
+        return [structure]
     if isinstance(structure, dict):
-        return "{" + ", ".join(f"{k}: {_format_shapes(v)}" for k, v in structure.items()) + "}"
+        structure = list(structure.values())
     if isinstance(structure, (list, tuple)):
-        return "[" + ", ".join(_format_shapes(s) for s in structure) + "]"
-    return "?"
+        return [s for item in structure for s in _flat_shapes(item)]
+    return []
+
+
+def _format_shapes(shapes: list) -> str:
+    """One shape as ``(None, 64)``; several as Keras prints them: ``[(None, 1), (None, 4)]``."""
+    if not shapes:
+        return "?"
+    if len(shapes) == 1:
+        return _format_shape(shapes[0])
+    return "[" + ", ".join(_format_shape(s) for s in shapes) + "]"
 
 
 def output_shape_text(layer, nodes: list | None) -> str:
-    """The layer's output shape(s) read from its calls in ``nodes``, else from its last trace."""
+    """The layer's output shape(s) read from its last call in ``nodes``, else from its last trace."""
     mine = [n for n in (nodes or []) if n.layer is layer]
     if mine:
-        return _format_shapes(tree.map_structure(lambda t: t.shape, mine[-1].outputs))
+        return _format_shapes([t.shape for t in mine[-1].output_tensors])
     if layer._last_output_shapes is not None:
-        return _format_shapes(layer._last_output_shapes)
+        return _format_shapes(_flat_shapes(layer._last_output_shapes))
     return "?"
 
 

@@ -170,4 +170,12 @@ x = layers.Dense(128, activation="relu")(x)
 outputs = layers.Dense(10, activation="softmax")(x)
 cmp("seed004_functional_convnet", keras.Model(inputs=inputs, outputs=outputs))
 
+keras.utils.clear_session()
+i = keras.Input(shape=(5, 3), name="seq")
+out, h, c = layers.LSTM(8, return_state=True)(i)
+cmp("lstm_return_state", keras.Model(i, [out, h, c], name="lstm_states"))
+a = keras.Input(shape=(3,), name="a")
+shared = layers.Dense(4, name="shared")
+cmp("shared_layer_twice", keras.Model(a, shared(shared(layers.Dense(4)(a))), name="shared_twice"))
+
 json.dump(RESULTS, sys.stdout)

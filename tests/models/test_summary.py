@@ -389,3 +389,18 @@ def test_goldens_match_keras():
     for name, text in tables.items():
         golden = (GOLDEN_DIR / f"{name}.summary.txt").read_text(encoding="utf-8")
         assert golden == text, f"{name}: graphc's golden differs from Keras' own summary:\n{text}"
+
+
+def test_multi_output_layer_and_shared_layer_rows():
+    if not hasattr(layers, "LSTM"):
+        pytest.skip("LSTM has not landed yet")
+    i = keras.Input(shape=(5, 3), name="seq")
+    out, h, c = layers.LSTM(8, return_state=True)(i)
+    text = summary_of(keras.Model(i, [out, h, c], name="lstm_states"))
+    check_golden("lstm_return_state", text)
+    assert "│ lstm (LSTM)                          │ [(None, 8), (None, 8),      │             384 │" in text
+    a = keras.Input(shape=(3,), name="a")
+    shared = layers.Dense(4, name="shared")
+    text = summary_of(keras.Model(a, shared(shared(layers.Dense(4)(a))), name="shared_twice"))
+    check_golden("shared_layer_twice", text)
+    assert rows_of(text)[-1] == ["shared (Dense)", "(None, 4)", "20", "dense[0][0], shared[0][0]"]
