@@ -136,8 +136,9 @@ def _mlp_graph(dtype="float64"):
     return g, rng.standard_normal((3, 4)).astype(dtype)
 
 
-def test_gradcheck_graph_on_a_small_mlp():
-    g, x = _mlp_graph()
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_gradcheck_graph_on_a_small_mlp(dtype):
+    g, x = _mlp_graph(dtype)
     before = str(g)
     grads = gradcheck_graph(g, {"x": x})
     assert str(g) == before  # the forward graph is not modified
