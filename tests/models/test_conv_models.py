@@ -269,3 +269,19 @@ def test_mobile_block_leaves_only_the_boundary_transposes(tmp_path):
     proto = check_export(model, tmp_path, (16, 16, 8), weights_stored_once=False)
     transposes = [n for n in proto.graph.node if n.op_type == "Transpose"]
     assert len(transposes) == 2  # NHWC -> NCHW at the input, NCHW -> NHWC at the output
+
+
+def test_small_cnn_learns_where_the_blob_is():
+    """Conv, pool and Conv2DTranspose gradients through the training step on onnxruntime."""
+    n = 384
+    y = rng.integers(0, 2, n)
+    x = rng.random((n, 12, 12, 1), dtype=np.float32) * 0.3
+    for i in range(n):
+        r, c = rng.integers(0, 5) + (6 if y[i] else 0), rng.integers(0, 10)
+        x[i, r:r + 2, c:c + 2, 0] += 1.0
+    model = keras.Sequential([keras.Input((12, 12, 1)), layers.Conv2D(8, 3, activation="relu"),
+                              layers.MaxPooling2D(2), layers.Flatten(), layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(x, y, epochs=8, batch_size=32, verbose=0).history
+    assert history["loss"][-1] < history["loss"][0] * 0.8
+    assert history["accuracy"][-1] > 0.85
