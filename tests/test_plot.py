@@ -264,3 +264,27 @@ def test_png_codec_and_font_round_trip():
     glyph = (pixels[3:3 + 9, 2:2 + 5].sum(axis=2) == 0)
     np.testing.assert_array_equal(glyph, FONT["D"])
     assert all(chr(c) in FONT for c in range(32, 127))
+
+
+def fake_dot(tmp_path, monkeypatch, body: str) -> None:
+    exe = tmp_path / "dot"
+    exe.write_text("#!/bin/sh\n" + body)
+    exe.chmod(0o755)
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: str(exe) if name == "dot" else None)
+
+
+def test_graphviz_is_used_when_present(tmp_path, monkeypatch):
+    fake_dot(tmp_path, monkeypatch, 'out=""\nfor a in "$@"; do [ "$prev" = "-o" ] && out="$a"; prev="$a"; done\n'
+                                    '{ echo "rendered-by-dot"; cat; } > "$out"\n')
+    path = tmp_path / "ticket.svg"
+    plot_model(ticket_classifier(), str(path), show_shapes=True)
+    text = path.read_text()
+    assert text.startswith("rendered-by-dot") and 'digraph "ticket_classifier"' in text
+
+
+def test_failing_graphviz_falls_back_to_own_renderer(tmp_path, monkeypatch):
+    fake_dot(tmp_path, monkeypatch, "echo 'broken install' >&2\nexit 3\n")
+    path = tmp_path / "ticket.png"
+    with pytest.warns(UserWarning, match="broken install"):
+        plot_model(ticket_classifier(), str(path))
+    read_png(path)
