@@ -108,3 +108,82 @@ def test_pad_lowering_and_gradient(shape, data):
         pads.append(data.draw(st.integers(max(lo, -(d // 2)) if mode == "constant" else 0, max(hi, 0))))
     x = np.random.default_rng(1).standard_normal(shape)
     check_op("Pad", [x], {"pads": tuple(pads), "mode": mode}, opsets=(17,))
+
+
+BINARY = ["Add", "Sub", "Mul", "Div", "Pow", "Max", "Min"]
+
+
+@WITH_ORT
+@given(st.sampled_from(BINARY), mutually_broadcastable_shapes(num_shapes=2, max_dims=3, max_side=3), st.integers(0, 2**16))
+def test_binary_broadcasting(op, shapes, seed):
+    rng = np.random.default_rng(seed)
+    a_shape, b_shape = shapes.input_shapes
+    a = rng.uniform(0.5, 2.0, a_shape) if op == "Pow" else rng.standard_normal(a_shape)
+    b = rng.uniform(0.5, 2.0, b_shape) * rng.choice([-1, 1], b_shape) if op == "Div" else rng.standard_normal(b_shape)
+    check_op(op, [a, b], opsets=(17,), seed=seed)
+
+
+@WITH_ORT
+@given(mutually_broadcastable_shapes(num_shapes=3, max_dims=3, max_side=3), st.integers(0, 2**16))
+def test_where_broadcasting(shapes, seed):
+    rng = np.random.default_rng(seed)
+    c_shape, a_shape, b_shape = shapes.input_shapes
+    check_op("Where", [rng.random(c_shape) < 0.5, rng.standard_normal(a_shape), rng.standard_normal(b_shape)],
+             opsets=(17,), seed=seed)
+
+
+@st.composite
+def reductions(draw):
+    shape = draw(array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=3))
+    r = len(shape)
+    axes = draw(st.one_of(st.none(), st.lists(st.integers(-r, r - 1), min_size=1, max_size=r, unique_by=lambda a: a % r)))
+    keepdims = draw(st.sampled_from([0, 1]))
+    op = draw(st.sampled_from(["ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin"]))
+    attrs = {"keepdims": keepdims}
+    if axes is not None:
+        attrs["axes"] = tuple(axes)
+    return op, shape, attrs
+
+
+@FAST
+@given(reductions())
+def test_reduction_infer_matches_ref(case):
+    op, shape, attrs = case
+    x = np.random.default_rng(0).standard_normal(shape)
+    assert get_op(op).infer(TensorType.of(x), **attrs).shape == get_op(op).ref(x, **attrs).shape
+
+
+@WITH_ORT
+@given(reductions(), st.sampled_from([17, 18, 21]))
+def test_reduction_lowering_and_gradient(case, opset):
+    op, shape, attrs = case
+    n = int(np.prod(shape))
+    x = (np.random.default_rng(0).permutation(n).reshape(shape) * 0.5).astype(np.float64)  # no ties
+    check_op(op, [x], attrs, opsets=(opset,))
+
+
+@WITH_ORT
+@given(array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=3), st.data())
+def test_transpose_and_squeeze_unsqueeze(shape, data):
+    r = len(shape)
+    perm = tuple(data.draw(st.permutations(range(r))))
+    x = np.random.default_rng(2).standard_normal(shape)
+    check_op("Transpose", [x], {"perm": perm}, opsets=(17,))
+    k = data.draw(st.integers(1, 2))
+    axes = tuple(data.draw(st.lists(st.integers(-(r + k), r + k - 1), min_size=k, max_size=k,
+                                    unique_by=lambda a: a % (r + k))))
+    y = check_op("Unsqueeze", [x], {"axes": axes}, opsets=(17,)).outputs[0]
+    check_op("Squeeze", [y], {"axes": axes}, opsets=(17,))
+
+
+@WITH_ORT
+@given(array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4), st.data())
+def test_gather_any_axis(shape, data):
+    r = len(shape)
+    axis = data.draw(st.integers(-r, r - 1))
+    d = shape[axis]
+    ids = np.asarray(data.draw(st.lists(st.integers(0, d - 1), min_size=0, max_size=5)), np.int64)
+    if data.draw(st.booleans()) and ids.size:
+        ids = ids.reshape(1, -1)
+    x = np.random.default_rng(3).standard_normal(shape)
+    check_op("Gather", [x, ids], {"axis": axis}, opsets=(17,))
