@@ -319,6 +319,22 @@ def _layer_range_bounds(layers: list, layer_range) -> tuple[int, int]:
     return min(lower), max(upper) + 1
 
 
+def _optimizer_variables(model) -> list | None:
+    """The optimizer's state once it exists (after the first training step), as Keras counts it."""
+    optimizer = getattr(model, "optimizer", None)
+    if not getattr(model, "compiled", False) or optimizer is None or isinstance(optimizer, str):
+        return None
+    built = getattr(optimizer, "built", None)
+    if built is None:  # graphc optimizers: state exists once a step has run
+        try:
+            built = int(getattr(optimizer, "iterations", 0)) > 0
+        except (TypeError, ValueError):
+            built = False
+    if not built:
+        return None
+    return [np.asarray(v) if not hasattr(v, "shape") else v for v in getattr(optimizer, "variables", [])]
+
+
 def summary_text(model, line_length=None, positions=None, expand_nested=False, show_trainable=False,
                  layer_range=None, clamp_to_terminal=False) -> str:
     """The whole summary (title, table, footer) as text ending in a newline."""
@@ -371,10 +387,8 @@ def summary_text(model, line_length=None, positions=None, expand_nested=False, s
     non_trainable = model.non_trainable_weights
     counts = [("Total", None), ("Trainable", trainable), ("Non-trainable", non_trainable)]
     total_weights = list(trainable) + list(non_trainable)
-    optimizer = getattr(model, "optimizer", None)
-    optimizer_vars = None
-    if getattr(model, "compiled", False) and optimizer is not None and getattr(optimizer, "built", False):
-        optimizer_vars = list(getattr(optimizer, "variables", []))
+    optimizer_vars = _optimizer_variables(model)
+    if optimizer_vars is not None:
         total_weights += optimizer_vars
     counts[0] = ("Total", total_weights)
     if optimizer_vars is not None:

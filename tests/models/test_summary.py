@@ -404,3 +404,16 @@ def test_multi_output_layer_and_shared_layer_rows():
     text = summary_of(keras.Model(a, shared(shared(layers.Dense(4)(a))), name="shared_twice"))
     check_golden("shared_layer_twice", text)
     assert rows_of(text)[-1] == ["shared (Dense)", "(None, 4)", "20", "dense[0][0], shared[0][0]"]
+
+
+def test_optimizer_params_after_training():
+    model = keras.Sequential([keras.Input(shape=(4,)), layers.Dense(3, activation="relu"), layers.Dense(2)])
+    if not hasattr(model, "compile"):
+        pytest.skip("training has not landed yet")
+    model.compile(optimizer="rmsprop", loss="mse")
+    assert "Optimizer params" not in summary_of(model)  # no optimizer state before the first step
+    model.fit(np.ones((8, 4), "float32"), np.zeros((8, 2), "float32"), epochs=1, verbose=0)
+    lines = summary_of(model).splitlines()
+    n_state = sum(int(np.prod(np.shape(v))) for v in model.optimizer.variables)
+    assert lines[-1].startswith(f" Optimizer params: {n_state:,} (")
+    assert lines[-4] == f" Total params: {23 + n_state:,} ({readable_memory_size(92 + 4 * (n_state - 1) + 8)})"
