@@ -35,6 +35,8 @@ class TrainStepExecutor:
         self.device = resolve_device(device)
         data = model if isinstance(model, (bytes, bytearray)) else model.SerializeToString()
         so = session_options(self.device, threads)
+        # decaying optimizer moments drift into denormals over long runs, which are slow on x86
+        so.add_session_config_entry("session.set_denormal_as_zero", "1")
         self.session = ort.InferenceSession(data, so, providers=providers_for(self.device))
         self._ort_device = "cuda" if self.device == "cuda" else "cpu"
         self.state_pairs = list(state_pairs)

@@ -62,6 +62,48 @@ class Trainer:
         self._eval_cache = {}
         self.stop_training = False
 
+    def get_compile_config(self) -> dict | None:
+        """The compile arguments as plain data (names and ``{"class_name", "config"}`` dicts)."""
+        if getattr(self, "_compile_args", None) is None:
+            return None
+        from graphc import metrics as metrics_mod
+
+        def ser(x, module):
+            if x is None or isinstance(x, (str, int, float)):
+                return x
+            if isinstance(x, dict):
+                return {k: ser(v, module) for k, v in x.items()}
+            if isinstance(x, (list, tuple)):
+                return [ser(v, module) for v in x]
+            if hasattr(x, "get_config"):
+                return module.serialize(x)
+            raise TypeError(f"get_compile_config: cannot serialize {x!r} (a plain function); compile with a name "
+                            "or a Loss/Metric object to save the compile configuration")
+
+        args = self._compile_args
+        return {"optimizer": optimizers_mod.serialize(self.optimizer), "loss": ser(args["loss"], losses_mod),
+                "loss_weights": args["loss_weights"], "metrics": ser(args["metrics"], metrics_mod),
+                "weighted_metrics": ser(args["weighted_metrics"], metrics_mod),
+                "device": getattr(self, "_device", "cpu")}
+
+    def compile_from_config(self, config: dict) -> None:
+        """Compiles from what ``get_compile_config`` returned."""
+        from graphc import metrics as metrics_mod
+
+        def de(x, module):
+            if isinstance(x, dict) and "class_name" in x:
+                return module.deserialize(x)
+            if isinstance(x, dict):
+                return {k: de(v, module) for k, v in x.items()}
+            if isinstance(x, list):
+                return [de(v, module) for v in x]
+            return x
+
+        self.compile(optimizer=optimizers_mod.deserialize(config["optimizer"]), loss=de(config["loss"], losses_mod),
+                     loss_weights=config.get("loss_weights"), metrics=de(config.get("metrics"), metrics_mod),
+                     weighted_metrics=de(config.get("weighted_metrics"), metrics_mod),
+                     device=config.get("device", "cpu"))
+
     def _require_compiled(self, what: str) -> None:
         if not getattr(self, "compiled", False) or getattr(self, "_compile_args", None) is None:
             raise RuntimeError(f"You must call compile() before {what}. For example: "
@@ -214,6 +256,7 @@ class Trainer:
         graph, sig, trainable = self._build_train_graph()
         self.optimizer.build(trainable)
         ts = _TrainState(self, graph, sig, trainable, self._device, key)
+        ts.graph_ref = r["graph"]  # keeps the forward graph (and so its id in ``key``) alive
         self._train_state = ts
         return ts
 

@@ -294,3 +294,21 @@ def test_data_errors_are_clear():
         cat.fit(x, np.eye(4)[y], batch_size=0, verbose=0)
     with pytest.raises(ValueError, match="Unknown loss"):
         cat.compile(loss="nope")
+
+
+def test_compile_config_round_trip():
+    x, y = blobs(64)
+    model = mlp()
+    model.compile(optimizer=optimizers.Adam(0.01, amsgrad=True),
+                  loss=losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    cfg = model.get_compile_config()
+    import json
+
+    json.dumps(cfg)  # plain data
+    twin = mlp()
+    twin.set_weights(model.get_weights())
+    twin.compile_from_config(cfg)
+    assert isinstance(twin.optimizer, optimizers.Adam) and twin.optimizer.amsgrad
+    a = model.fit(x, y, epochs=1, shuffle=False, verbose=0).history
+    b = twin.fit(x, y, epochs=1, shuffle=False, verbose=0).history
+    assert a == b
