@@ -550,6 +550,9 @@ class _TrainState:
         """Uploads host values the user changed since the last sync (set_weights, set_state)."""
         changed = {}
         for n, v in list(self.vars.items()) + list(self.readonly_vars.items()):
+            hook = v._sync_hook
+            if hook is not None and hook != self.sync:
+                v.value  # another model sharing this layer trained it: bring its state home first
             if v._sync_hook is None and v._value is not self.host[n]:
                 changed[n] = v._value
                 self.host[n] = v._value

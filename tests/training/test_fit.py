@@ -312,3 +312,33 @@ def test_compile_config_round_trip():
     a = model.fit(x, y, epochs=1, shuffle=False, verbose=0).history
     b = twin.fit(x, y, epochs=1, shuffle=False, verbose=0).history
     assert a == b
+
+
+def test_models_sharing_layers_see_each_others_training():
+    """Seed 000: an encoder used inside an autoencoder; both are trained in turn."""
+    enc_in = keras.Input(shape=(8,))
+    encoder = keras.Model(enc_in, layers.Dense(3, activation="tanh")(enc_in), name="encoder")
+    ae_in = keras.Input(shape=(8,))
+    auto = keras.Model(ae_in, layers.Dense(8)(encoder(ae_in)), name="autoencoder")
+    x = np.random.default_rng(0).standard_normal((64, 8)).astype(np.float32)
+    codes = np.random.default_rng(1).standard_normal((64, 3)).astype(np.float32) * 0.5
+    auto.compile(optimizer=optimizers.SGD(0.0), loss="mse")  # lr 0: the autoencoder never changes weights
+    encoder.compile(optimizer="adam", loss="mse")
+    auto.fit(x, x, epochs=1, verbose=0)
+    w0 = encoder.get_weights()
+    encoder.fit(x, codes, epochs=2, verbose=0)
+    w1 = encoder.get_weights()
+    assert not np.array_equal(w0[0], w1[0])
+    # the autoencoder's device copy is stale now: it must take the encoder's weights, not write old ones back
+    auto.fit(x, x, epochs=1, verbose=0)
+    for a, b in zip(encoder.get_weights(), w1):
+        np.testing.assert_array_equal(a, b)
+    dec = auto.layers[-1].get_weights()
+    want = np.tanh(x @ w1[0] + w1[1]) @ dec[0] + dec[1]
+    np.testing.assert_allclose(auto.evaluate(x, x, verbose=0), ((want - x) ** 2).mean(), rtol=1e-5)
+    # and the other way round: the encoder sees what the autoencoder trained
+    auto.optimizer.learning_rate = 0.1
+    auto.fit(x, x, epochs=1, verbose=0)
+    w2 = [w.numpy() for w in auto.layers[1].weights]
+    np.testing.assert_allclose(encoder.predict(x, verbose=0), np.tanh(x @ w2[0] + w2[1]), rtol=1e-5, atol=1e-6)
+    assert not np.array_equal(w2[0], w1[0])
