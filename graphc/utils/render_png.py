@@ -122,6 +122,17 @@ def _glyph(rows: str) -> np.ndarray:
 
 
 FONT = {ch: _glyph(rows) for ch, rows in _FONT_ROWS.items()}
+_SCALED: dict = {}
+
+
+def scaled_glyph(ch: str, scale: int) -> np.ndarray:
+    """The glyph mask of ``ch`` with every font pixel a ``scale`` x ``scale`` block (cached)."""
+    key = (ch, scale)
+    mask = _SCALED.get(key)
+    if mask is None:
+        glyph = FONT.get(ch, FONT["?"])
+        mask = _SCALED[key] = glyph.repeat(scale, axis=0).repeat(scale, axis=1)
+    return mask
 
 
 def text_width(text: str, scale: int = 1) -> int:
@@ -134,7 +145,7 @@ class Canvas:
     def __init__(self, width: int, height: int, background=(255, 255, 255)):
         self.width, self.height = int(width), int(height)
         self.pixels = np.empty((self.height, self.width, 3), dtype=np.uint8)
-        self.pixels[:] = background
+        self.pixels[...] = np.asarray(background, dtype=np.uint8)
 
     def fill_rect(self, x0, y0, x1, y1, color) -> None:
         x0, x1 = sorted((int(round(x0)), int(round(x1))))
@@ -189,10 +200,10 @@ class Canvas:
     def text(self, x, y, text: str, color, scale: int = 1) -> None:
         """Writes ``text`` with its cell's top-left corner at (x, y)."""
         x, y = int(round(x)), int(round(y))
-        block = np.ones((scale, scale), dtype=bool)
         for k, ch in enumerate(text):
-            glyph = FONT.get(ch, FONT["?"])
-            mask = np.kron(glyph, block)
+            if ch == " ":
+                continue
+            mask = scaled_glyph(ch, scale)
             gx = x + k * ADVANCE * scale
             gy = y + scale  # one font pixel of leading above the glyph
             h, w = mask.shape
@@ -216,7 +227,7 @@ def encode_png(pixels: np.ndarray, dpi: int | None = None) -> bytes:
     if dpi:
         per_metre = int(round(dpi / 0.0254))
         out.append(_chunk(b"pHYs", struct.pack(">IIB", per_metre, per_metre, 1)))
-    out.append(_chunk(b"IDAT", zlib.compress(scanlines.tobytes(), 9)))
+    out.append(_chunk(b"IDAT", zlib.compress(scanlines.tobytes(), 6)))
     out.append(_chunk(b"IEND", b""))
     return b"".join(out)
 
