@@ -161,7 +161,7 @@ def check_op(
     attrs = {k: v for k, v in (attrs or {}).items() if v is not None}
     opdef = get_op(op_name)
     inputs = [None if a is None else np.asarray(a) for a in inputs]
-    graph, builder, values, outs = _one_node_graph(op_name, inputs, attrs, const_inputs)
+    graph, builder, values, outs = build_op_graph(op_name, inputs, attrs, const_inputs)
     node = outs[0].node
     label = f"{op_name}({', '.join('None' if a is None else str(TensorType.of(a)) for a in inputs)})"
     if attrs:
@@ -251,7 +251,15 @@ def check_op(
     return report
 
 
-def _one_node_graph(op_name, inputs, attrs, const_inputs):
+def build_op_graph(op_name: str, inputs: Sequence[np.ndarray | None], attrs: dict | None = None,
+                   const_inputs: Sequence[int] = ()):
+    """A one-node graph applying ``op_name`` to Inputs ``x{i}`` typed like ``inputs`` (Constants for
+    indices in ``const_inputs``; None for omitted optional inputs).
+
+    Returns:
+        (graph, builder, input Values, output Values); the graph has no outputs set yet.
+    """
+    attrs = {k: v for k, v in (attrs or {}).items() if v is not None}
     graph = Graph(f"check_{op_name}")
     builder = Builder(graph)
     values: list = []
@@ -477,4 +485,4 @@ def gradcheck_graph(
 
 
 __all__ = ["DEFAULT_OPSETS", "GRAD_TOLERANCES", "OpCheckReport", "TOLERANCES", "assert_close",
-           "build_gradient_graph", "check_op", "gradcheck_graph", "run_onnx", "tolerance"]
+           "build_gradient_graph", "build_op_graph", "check_op", "gradcheck_graph", "run_onnx", "tolerance"]
