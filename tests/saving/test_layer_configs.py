@@ -77,11 +77,8 @@ KERAS3_DROPS = {("Embedding", "input_length"), ("InputLayer", "trainable")}
 # (class, argument): why the config drops it today. Strict xfails: remove an entry once fixed.
 _UNSUPPORTED = "accepted and silently ignored (not applied in training, not saved); should raise NotImplementedError"
 KNOWN_GAPS: dict[tuple[str, str], str] = {
-    **{(cls, arg): _UNSUPPORTED for cls in ("Dense", "Conv2D", "Conv2DTranspose", "DepthwiseConv2D")
-       for arg in ("kernel_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint",
-                   "bias_constraint")},
-    ("DepthwiseConv2D", "depthwise_regularizer"): _UNSUPPORTED,
-    ("DepthwiseConv2D", "depthwise_constraint"): _UNSUPPORTED,
+    **{("Dense", arg): _UNSUPPORTED for arg in ("kernel_regularizer", "bias_regularizer", "activity_regularizer",
+                                                "kernel_constraint", "bias_constraint")},
     ("Flatten", "data_format"): "data_format='channels_first' is ignored (Keras transposes to channels-last "
                                 "order before flattening) and not saved",
     ("InputLayer", "sparse"): "sparse=True is accepted, ignored and not saved",
