@@ -54,9 +54,10 @@ def _ranks(nodes: list, succ: dict, pred: dict) -> dict:
 
 
 def _crossings(upper: list, lower: list, edges: list) -> int:
+    """Crossings between two adjacent ranks joined by ``edges`` (all from ``upper`` to ``lower``)."""
     pos_u = {n: i for i, n in enumerate(upper)}
     pos_l = {n: i for i, n in enumerate(lower)}
-    pairs = sorted((pos_u[a], pos_l[b]) for a, b in edges if a in pos_u and b in pos_l)
+    pairs = sorted((pos_u[a], pos_l[b]) for a, b in edges)
     count = 0
     for i in range(len(pairs)):
         for j in range(i + 1, len(pairs)):
@@ -138,8 +139,12 @@ def layered_layout(nodes: list, sizes: dict, edges: list, rankdir: str = "TB", n
     for n in list(rank):
         visit(n)
 
+    links_below = [[] for _ in range(n_ranks)]  # every link joins adjacent ranks
+    for a, b in links:
+        links_below[rank[a]].append((a, b))
+
     def total_crossings(ls):
-        return sum(_crossings(ls[i], ls[i + 1], links) for i in range(len(ls) - 1))
+        return sum(_crossings(ls[i], ls[i + 1], links_below[i]) for i in range(len(ls) - 1))
 
     best, best_count = [list(layer) for layer in layers], total_crossings(layers)
     for sweep in range(sweeps):
