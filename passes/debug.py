@@ -25,7 +25,7 @@ from graphc.ir.types import is_float
 from graphc.ops.interpreter import evaluate
 
 from .base import Instrument, PassRecord
-from .rewrite import is_deterministic
+from .rewrite import is_deterministic, topological_nodes
 
 #: name -> callable(graph, path_without_extension) writing one artifact of a stage.
 STAGE_WRITERS: dict = {}
@@ -132,7 +132,7 @@ class NumericsCheck(Instrument):
         from graphc.ir import format_node
 
         first = None
-        for node in graph.nodes:
+        for node in topological_nodes(graph):
             for v in node.outputs:
                 key = (node.id, v.index)
                 if key in before and not _close(before[key], after[key], self.rtol, self.atol):

@@ -18,7 +18,7 @@ import numpy as np
 from graphc.ir import Graph
 
 from .base import Pass, PassResult
-from .rewrite import attr_key, is_deterministic, replace_node
+from .rewrite import attr_key, is_deterministic, replace_node, topological_nodes
 
 
 def _constant_key(a) -> tuple:
@@ -45,7 +45,7 @@ class EliminateCommonSubexpressions(Pass):
     def run(self, graph: Graph) -> PassResult:
         seen: dict = {}
         merged = 0
-        for node in graph.nodes:
+        for node in topological_nodes(graph):
             if node.op == "Input" or node.id not in graph.nx or not is_deterministic(node.op):
                 continue
             key = _node_key(node)

@@ -19,7 +19,7 @@ import numpy as np
 from graphc.ir import Graph, Value
 
 from .base import Pass, PassResult
-from .rewrite import NoMatch, all_equal, constant_value, is_used, replace_node
+from .rewrite import NoMatch, all_equal, constant_value, is_used, replace_node, topological_nodes
 
 _SHAPE_OPS = ("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Expand", "DynReshape")
 # op -> (neutral element, which operand positions may hold it)
@@ -37,7 +37,7 @@ class EliminateIdentity(Pass):
     def run(self, graph: Graph) -> PassResult:
         removed: dict = {}
         self.near_misses = {}
-        for node in graph.nodes:
+        for node in topological_nodes(graph):
             if node.id not in graph.nx:
                 continue
             m = self.match(graph, node)

@@ -19,7 +19,7 @@ from graphc.ir import SOURCE_OPS, Graph, TensorType
 from graphc.ops import get_op
 
 from .base import Pass, PassResult
-from .rewrite import NoMatch, constant_value, is_deterministic, prune
+from .rewrite import NoMatch, constant_value, is_deterministic, prune, topological_nodes
 
 
 class FoldConstants(Pass):
@@ -36,7 +36,7 @@ class FoldConstants(Pass):
     def run(self, graph: Graph) -> PassResult:
         folded = 0
         self.near_misses = {}
-        for node in graph.nodes:
+        for node in topological_nodes(graph):
             if node.op in SOURCE_OPS or node.id not in graph.nx:
                 continue
             outs = self.fold(node)

@@ -15,7 +15,8 @@ import numpy as np
 from graphc.ir import Graph, is_float
 
 from .base import Pass, PassResult
-from .rewrite import Match, NoMatch, add_constant, add_op, constant_value, replace_node, single_use
+from .rewrite import (Match, NoMatch, add_constant, add_op, constant_value,
+                      replace_node, single_use, topological_nodes)
 
 
 class FoldConvBatchNorm(Pass):
@@ -26,7 +27,7 @@ class FoldConvBatchNorm(Pass):
     def run(self, graph: Graph) -> PassResult:
         folded = 0
         self.near_misses = {}
-        for node in graph.nodes:
+        for node in topological_nodes(graph):
             if node.op != "BatchNormalization" or node.id not in graph.nx:
                 continue
             m = self.match(graph, node)

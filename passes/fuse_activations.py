@@ -13,7 +13,7 @@ from graphc.ir import Graph
 from graphc.ops.misc import CONTRIB_ACTIVATIONS
 
 from .base import Pass, PassResult
-from .rewrite import NoMatch, add_op, replace_node, single_use
+from .rewrite import NoMatch, add_op, replace_node, single_use, topological_nodes
 
 
 class FuseActivations(Pass):
@@ -23,7 +23,7 @@ class FuseActivations(Pass):
     def run(self, graph: Graph) -> PassResult:
         fused = 0
         self.near_misses = {}
-        for node in graph.nodes:
+        for node in topological_nodes(graph):
             if node.op not in CONTRIB_ACTIVATIONS or node.id not in graph.nx:
                 continue
             m = self.match(graph, node)

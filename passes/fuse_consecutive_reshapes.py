@@ -11,7 +11,7 @@ from __future__ import annotations
 from graphc.ir import Graph
 
 from .base import Pass, PassResult
-from .rewrite import NoMatch, add_op, replace_node
+from .rewrite import NoMatch, add_op, replace_node, topological_nodes
 
 _RESHAPE_LIKE = ("Reshape", "Flatten", "Squeeze", "Unsqueeze")
 
@@ -39,7 +39,7 @@ class FuseConsecutiveReshapes(Pass):
     def run(self, graph: Graph) -> PassResult:
         fused = 0
         self.near_misses = {}
-        for node in graph.nodes:
+        for node in topological_nodes(graph):
             if node.op not in _RESHAPE_LIKE or node.id not in graph.nx:
                 continue
             m = self.match(node)

@@ -13,7 +13,8 @@ from __future__ import annotations
 from graphc.ir import Graph
 
 from .base import Pass, PassResult
-from .rewrite import Match, NoMatch, add_constant, add_op, constant_value, replace_node, single_use
+from .rewrite import (Match, NoMatch, add_constant, add_op, constant_value,
+                      replace_node, single_use, topological_nodes)
 
 
 def _channel_vector(graph: Graph, b, channels: int, rank: int, include_params: bool):
@@ -39,7 +40,7 @@ class FuseConvAddBias(Pass):
     def run(self, graph: Graph) -> PassResult:
         fused = 0
         self.near_misses = {}
-        for node in graph.nodes:
+        for node in topological_nodes(graph):
             if node.op != "Add" or node.id not in graph.nx:
                 continue
             m = self.match(graph, node)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from graphc.ir import Graph, broadcast_shapes, is_float
 
 from .base import Pass, PassResult
-from .rewrite import Match, NoMatch, add_op, replace_node, single_use
+from .rewrite import Match, NoMatch, add_op, replace_node, single_use, topological_nodes
 
 
 class FuseMatMulAdd(Pass):
@@ -23,7 +23,7 @@ class FuseMatMulAdd(Pass):
     def run(self, graph: Graph) -> PassResult:
         fused = 0
         self.near_misses = {}
-        for node in graph.nodes:
+        for node in topological_nodes(graph):
             if node.op != "Add" or node.id not in graph.nx:
                 continue
             m = self.match(graph, node)

@@ -14,7 +14,7 @@ import numpy as np
 from graphc.ir import Graph
 
 from .base import Pass, PassResult
-from .rewrite import NoMatch, add_op, constant_value, replace_node, single_use
+from .rewrite import NoMatch, add_op, constant_value, replace_node, single_use, topological_nodes
 
 _MATMULS = ("MatMul", "FusedMatMul")
 
@@ -35,7 +35,7 @@ class FuseMatMulScale(Pass):
     def run(self, graph: Graph) -> PassResult:
         fused = 0
         self.near_misses = {}
-        for node in graph.nodes:
+        for node in topological_nodes(graph):
             if node.id not in graph.nx:
                 continue
             if node.op in ("Mul", "Div"):

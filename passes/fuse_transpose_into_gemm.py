@@ -10,7 +10,7 @@ from __future__ import annotations
 from graphc.ir import Graph
 
 from .base import Pass, PassResult
-from .rewrite import NoMatch, add_op, replace_node
+from .rewrite import NoMatch, add_op, replace_node, topological_nodes
 
 
 def _is_transpose_2d(v) -> bool:
@@ -28,7 +28,7 @@ class FuseTransposeIntoGemm(Pass):
     def run(self, graph: Graph) -> PassResult:
         fused = 0
         self.near_misses = {}
-        for node in graph.nodes:
+        for node in topological_nodes(graph):
             if node.op != "Gemm" or node.id not in graph.nx:
                 continue
             inputs, attrs, n = list(node.inputs), dict(node.attrs), 0

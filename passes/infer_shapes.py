@@ -13,6 +13,7 @@ from graphc.ir.verify import IRError
 from graphc.ops import get_op
 
 from .base import Pass, PassResult
+from .rewrite import topological_nodes
 
 
 def merge_types(inferred: TensorType, old: TensorType) -> TensorType:
@@ -28,7 +29,7 @@ class InferShapes(Pass):
 
     def run(self, graph: Graph) -> PassResult:
         changed = 0
-        for node in graph.nodes:
+        for node in topological_nodes(graph):
             if node.op in SOURCE_OPS:
                 continue
             types = [None if v is None else v.type for v in node.inputs]

@@ -5,6 +5,7 @@ reason of the last near-miss per node so debug mode and the "does not fire" test
 """
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -76,13 +77,46 @@ def add_op(graph: Graph, op: str, inputs: list, attrs: dict | None = None, scope
     return graph.add_node(op, inputs, types, attrs, scope)
 
 
+def topological_nodes(graph: Graph) -> list[Node]:
+    """``graph.nodes`` (topological order, ties broken by the smallest node id), computed straight
+    on the networkx adjacency dicts: passes walk the graph many times, and this is ~10x faster
+    than the generic ``lexicographical_topological_sort``."""
+    pred, succ, data = graph.nx._pred, graph.nx._succ, graph.nx._node
+    indegree = {n: len(p) for n, p in pred.items()}
+    ready = [n for n, d in indegree.items() if d == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        n = heapq.heappop(ready)
+        order.append(data[n]["node"])
+        for m in succ[n]:
+            indegree[m] -= 1
+            if indegree[m] == 0:
+                heapq.heappush(ready, m)
+    if len(order) != len(data):
+        raise ValueError(f"graph {graph.name!r} has a cycle")
+    return order
+
+
+def count_uses(graph: Graph, value: Value, limit: int | None = None) -> int:
+    """How many node ports read ``value`` (graph outputs count too), stopping at ``limit``."""
+    n = sum(1 for v in graph.outputs if v is value)
+    for edges in graph.nx._succ[value.node.id].values():
+        for data in edges.values():
+            if data["src"] == value.index:
+                n += 1
+                if limit is not None and n >= limit:
+                    return n
+    return n
+
+
 def single_use(graph: Graph, value: Value) -> bool:
     """True when exactly one node port reads ``value`` and it is not a graph output."""
-    return len(graph.uses(value)) == 1 and not any(v is value for v in graph.outputs)
+    return not any(v is value for v in graph.outputs) and count_uses(graph, value, 2) == 1
 
 
 def is_used(graph: Graph, value: Value) -> bool:
-    return bool(graph.uses(value)) or any(v is value for v in graph.outputs)
+    return count_uses(graph, value, 1) > 0
 
 
 def replace_node(graph: Graph, old: Node, new_outputs) -> None:
@@ -102,7 +136,7 @@ def prune(graph: Graph, nodes) -> int:
     stack = list(nodes)
     while stack:
         node = stack.pop()
-        if node.id not in graph.nx or node.op == "Input" or graph.node(node.id) is not node:
+        if node.op == "Input" or graph.nx._node.get(node.id, {}).get("node") is not node:
             continue
         if any(is_used(graph, v) for v in node.outputs):
             continue

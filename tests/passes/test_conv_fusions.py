@@ -105,3 +105,25 @@ def test_pad_does_not_merge_when_semantics_differ():
     check_pass(p, build(before, X), fires=False)
     reasons = " | ".join(p.near_misses.values())
     assert "count_include_pad=0" in reasons and "-inf" in reasons and "channel axis" in reasons
+
+
+def test_pad_merges_through_layout_transpose_and_into_maxpool_after_relu():
+    def before(x):  # x is channels-last, as a Keras model's input
+        y = _emit("Conv", O.transpose(O.pad(x, (0, 1, 1, 0, 0, 1, 1, 0)), (0, 3, 1, 2)), const(W))
+        return _emit("MaxPool", O.pad(O.relu(y), (0, 0, 1, 1, 0, 0, 1, 1)), kernel_shape=(3, 3), strides=(2, 2))
+
+    def expected(x):
+        y = _emit("Conv", O.transpose(x, (0, 3, 1, 2)), const(W), pads=(1, 1, 1, 1))
+        return _emit("MaxPool", O.relu(y), kernel_shape=(3, 3), strides=(2, 2), pads=(1, 1, 1, 1))
+
+    nhwc = {"x": ("batch", 6, 6, 3)}
+    check_pass(FusePadIntoConv(), build(before, nhwc), build(expected, nhwc))
+
+
+def test_pool_pads_may_not_reach_the_kernel():
+    def before(x):
+        return _emit("AveragePool", O.pad(x, (0, 0, 2, 2, 0, 0, 2, 2)), kernel_shape=(2, 2), count_include_pad=1)
+
+    p = FusePadIntoConv()
+    check_pass(p, build(before, X), fires=False)
+    assert "smaller than the kernel" in " ".join(p.near_misses.values())
