@@ -24,6 +24,8 @@ from graphc.ops import Builder
 from . import data_adapter as da
 
 Y_PRED = "y_pred/"
+#: The pass pipeline level the training-step and evaluation graphs are optimized at.
+STEP_OPT_LEVEL = 2
 SAMPLE_WEIGHT = "sample_weight/"
 
 
@@ -242,7 +244,7 @@ class Trainer:
         trainable = [v for v in trainable if v.uid in used]
         step = BuildTrainingStep(b, total, trainable, self.optimizer, fetches, b.state_updates)
         step.run(g)
-        graph = optimize(g, level=1)
+        graph = optimize(g, level=STEP_OPT_LEVEL)
         return graph, step.signature, trainable
 
     def _train_state_for(self):
@@ -278,7 +280,7 @@ class Trainer:
             cache.clear()
             g, _, _, fetches = self._trace_with_loss(False)
             g.set_outputs([v for _, v in fetches], [n for n, _ in fetches])
-            exe = Executable(optimize(g, level=1), device=getattr(self, "_device", "cpu"))
+            exe = Executable(optimize(g, level=STEP_OPT_LEVEL), device=getattr(self, "_device", "cpu"))
             exe.fetch_names = [n for n, _ in fetches]
             exe.graph_ref = r["graph"]
             cache[key] = exe

@@ -1,0 +1,108 @@
+"""runtime.train_step.TrainStepExecutor on a hand-written ONNX step: ping-pong state, batch sizes,
+read/write of state, private host buffers."""
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto as T
+from onnx import helper
+
+from runtime.train_step import TrainStepExecutor
+
+
+def sgd_step_model():
+    """loss = mean((x @ w - y)^2); w_new = w - lr * dloss/dw; count_new = count + 1; bias read-only."""
+    nodes = [
+        helper.make_node("MatMul", ["x", "w"], ["xw"]),
+        helper.make_node("Add", ["xw", "bias"], ["pred"]),
+        helper.make_node("Sub", ["pred", "y"], ["err"]),
+        helper.make_node("Mul", ["err", "err"], ["sq"]),
+        helper.make_node("ReduceMean", ["sq"], ["loss"], keepdims=0),
+        helper.make_node("Shape", ["x"], ["xs"]),
+        helper.make_node("Gather", ["xs", "zero"], ["n"], axis=0),
+        helper.make_node("Cast", ["n"], ["nf"], to=T.FLOAT),
+        helper.make_node("Transpose", ["x"], ["xt"]),
+        helper.make_node("MatMul", ["xt", "err"], ["g0"]),
+        helper.make_node("Mul", ["g0", "two"], ["g1"]),
+        helper.make_node("Div", ["g1", "nf"], ["g"]),
+        helper.make_node("Mul", ["g", "lr"], ["step"]),
+        helper.make_node("Sub", ["w", "step"], ["new/w"]),
+        helper.make_node("Add", ["count", "one"], ["new/count"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "step",
+        [helper.make_tensor_value_info("x", T.FLOAT, ["batch", 3]),
+         helper.make_tensor_value_info("y", T.FLOAT, ["batch", 1]),
+         helper.make_tensor_value_info("w", T.FLOAT, [3, 1]),
+         helper.make_tensor_value_info("bias", T.FLOAT, [1]),
+         helper.make_tensor_value_info("count", T.INT64, []),
+         helper.make_tensor_value_info("lr", T.FLOAT, [])],
+        [helper.make_tensor_value_info("loss", T.FLOAT, []),
+         helper.make_tensor_value_info("pred", T.FLOAT, ["batch", 1]),
+         helper.make_tensor_value_info("new/w", T.FLOAT, [3, 1]),
+         helper.make_tensor_value_info("new/count", T.INT64, [])],
+        initializer=[helper.make_tensor("two", T.FLOAT, [], [2.0]), helper.make_tensor("one", T.INT64, [], [1]),
+                     helper.make_tensor("zero", T.INT64, [], [0])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 9
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def reference(w, bias, batches, lr):
+    losses = []
+    for x, y in batches:
+        err = x @ w + bias - y
+        losses.append(float((err ** 2).mean()))
+        w = w - lr * (2 * x.T @ err / len(x))
+    return losses, w
+
+
+def test_ping_pong_matches_reference_over_varying_batch_sizes():
+    rng = np.random.default_rng(0)
+    w0 = rng.standard_normal((3, 1)).astype(np.float32)
+    bias = np.array([0.5], np.float32)
+    sizes = [8, 8, 5, 8, 1, 3, 8]
+    batches = [(rng.standard_normal((n, 3)).astype(np.float32), rng.standard_normal((n, 1)).astype(np.float32))
+               for n in sizes]
+    init = {"w": w0, "bias": bias, "count": np.asarray(0, np.int64)}
+    ex = TrainStepExecutor(sgd_step_model(), [("w", "new/w"), ("count", "new/count")], init,
+                           feeds=["x", "y", "lr"], fetches=["loss", "pred"])
+    got = []
+    for x, y in batches:
+        loss, pred = ex.run({"x": x, "y": y, "lr": np.asarray(0.1, np.float32)})
+        assert pred.shape == (len(x), 1)
+        got.append(float(loss))
+    want, w_ref = reference(w0.astype(np.float64), bias, batches, 0.1)
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    state = ex.read_state()
+    np.testing.assert_allclose(state["w"], w_ref, rtol=1e-5)
+    assert int(state["count"]) == len(sizes) and ex.steps == len(sizes)
+    np.testing.assert_array_equal(state["bias"], bias)
+    np.testing.assert_array_equal(init["w"], w0)  # the caller's arrays are never written
+
+
+def test_read_state_returns_copies_and_write_state_replaces():
+    w0 = np.ones((3, 1), np.float32)
+    ex = TrainStepExecutor(sgd_step_model(), [("w", "new/w"), ("count", "new/count")],
+                           {"w": w0, "bias": np.zeros(1, np.float32), "count": np.asarray(0, np.int64)},
+                           feeds=["x", "y", "lr"], fetches=["loss"])
+    x, y = np.ones((4, 3), np.float32), np.zeros((4, 1), np.float32)
+    ex.run({"x": x, "y": y, "lr": np.asarray(0.01, np.float32)})
+    snap = ex.read_state(["w"])["w"]
+    ex.run({"x": x, "y": y, "lr": np.asarray(0.01, np.float32)})
+    ex.run({"x": x, "y": y, "lr": np.asarray(0.01, np.float32)})
+    assert not np.array_equal(snap, ex.read_state(["w"])["w"])  # the snapshot did not move with the buffers
+    ex.write_state({"w": np.zeros((3, 1), np.float32), "bias": np.array([2.0], np.float32)})
+    (loss,) = ex.run({"x": x, "y": y, "lr": np.asarray(0.0, np.float32)})
+    assert float(loss) == 4.0
+    assert int(ex.read_state(["count"])["count"]) == 4
+
+
+def test_binding_outputs_to_their_own_inputs_would_be_wrong_so_sets_differ():
+    ex = TrainStepExecutor(sgd_step_model(), [("w", "new/w"), ("count", "new/count")],
+                           {"w": np.ones((3, 1), np.float32), "bias": np.zeros(1, np.float32),
+                            "count": np.asarray(0, np.int64)}, feeds=["x", "y", "lr"], fetches=["loss"])
+    for name, _ in ex.state_pairs:
+        assert ex._sets[0][name] is not ex._sets[1][name]
+        assert ex._sets[0][name].data_ptr() != ex._sets[1][name].data_ptr()
+    assert isinstance(ex.session, ort.InferenceSession)
