@@ -72,3 +72,44 @@ def test_env_variable_turns_debug_on(monkeypatch, tmp_path, capsys):
     assert "total:" in capsys.readouterr().out
     (folder,) = os.listdir(tmp_path)
     assert os.listdir(tmp_path / folder)
+
+
+def test_dropout_in_training_is_checked_with_a_fixed_seed(tmp_path):
+    from graphc.ops import current_builder
+
+    def model(x):
+        b = current_builder()
+        y, _ = b.emit("Dropout", O.identity(x), const(0.5), b.constant(np.asarray(True)))
+        return O.relu(y)
+
+    g = build(model, {"x": (4, 8)})
+    out, manager = run_pipeline(g, level=2, debug=True, dump_dir=str(tmp_path), print_table=False)
+    numerics = next(i for i in manager.instruments if type(i).__name__ == "NumericsCheck")
+    assert numerics.skipped == ""
+    assert out.count_ops() == {"Dropout": 1, "Relu": 1}
+
+
+def test_debug_run_on_the_toy_resnet_training_step(monkeypatch, tmp_path, capsys):
+    """Seed 000's toy ResNet (narrow), trained one step with GRAPHC_DEBUG=1: every pass on the
+    training-step graph is verified and number-checked, dumped and tabled."""
+    import graphc
+    from graphc import layers
+
+    monkeypatch.setenv("GRAPHC_DEBUG", "1")
+    monkeypatch.setenv("GRAPHC_DUMP_DIR", str(tmp_path))
+    inputs = graphc.Input(shape=(16, 16, 3), name="img")
+    x = layers.Conv2D(4, 3, activation="relu")(inputs)
+    block_1 = layers.MaxPooling2D(3)(x)
+    x = layers.Conv2D(4, 3, activation="relu", padding="same")(block_1)
+    x = layers.add([x, block_1])
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(0.5)(layers.Dense(8, activation="relu")(x))
+    model = graphc.Model(inputs, layers.Dense(3)(x), name="toy_resnet")
+    model.compile(optimizer="rmsprop", loss=graphc.losses.CategoricalCrossentropy(from_logits=True))
+    rng = np.random.default_rng(0)
+    model.fit(rng.random((4, 16, 16, 3), dtype=np.float32), np.eye(3, dtype=np.float32)[[0, 1, 2, 0]],
+              epochs=1, batch_size=4, verbose=0)
+    out = capsys.readouterr().out
+    assert "train_step" in out and "CancelTransposes" in out and "total:" in out
+    folders = [f for f in os.listdir(tmp_path) if "train_step" in f]
+    assert folders and any(f.endswith(".txt") for f in os.listdir(tmp_path / folders[0]))
