@@ -82,7 +82,8 @@ class FoldConstants(Pass):
                 o = o.astype(v.dtype)
             if not _shape_fits(o.shape, v.shape):
                 return NoMatch(f"reference gives shape {o.shape}, type says {v.type}")
-            result.append(np.ascontiguousarray(o))
+            # (np.ascontiguousarray turns a 0-d array into shape (1,): keep scalars scalars)
+            result.append(np.ascontiguousarray(o) if o.ndim else o.copy())
         return result
 
 

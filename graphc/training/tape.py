@@ -86,6 +86,59 @@ class TapeTensor:
 
     __str__ = lambda self: str(self.numpy())  # noqa: E731
 
+    # arithmetic is recorded too, so ``loss = ce + 0.01 * penalty`` stays differentiable
+    def __add__(self, other):
+        return record(_ARITH["Add"], (self, other), {})
+
+    def __radd__(self, other):
+        return record(_ARITH["Add"], (other, self), {})
+
+    def __sub__(self, other):
+        return record(_ARITH["Sub"], (self, other), {})
+
+    def __rsub__(self, other):
+        return record(_ARITH["Sub"], (other, self), {})
+
+    def __mul__(self, other):
+        return record(_ARITH["Mul"], (self, other), {})
+
+    def __rmul__(self, other):
+        return record(_ARITH["Mul"], (other, self), {})
+
+    def __truediv__(self, other):
+        return record(_ARITH["Div"], (self, other), {})
+
+    def __rtruediv__(self, other):
+        return record(_ARITH["Div"], (other, self), {})
+
+    def __neg__(self):
+        return record(_ARITH["Neg"], (self,), {})
+
+
+class _Arith:
+    """A recordable elementwise op (one shared instance per op, so program signatures are stable)."""
+
+    def __init__(self, op: str):
+        self.op = op
+
+    def __call__(self, *args):
+        from graphc import ops
+
+        if self.op == "Neg":
+            return ops.neg(args[0])
+        a, b = args
+        like = a if isinstance(a, Value) else b
+        b_ = ops.current_builder()
+        a = a if isinstance(a, Value) else b_.as_value(np.asarray(a, like.dtype) if np.ndim(a) == 0 else a, like)
+        b = b if isinstance(b, Value) else b_.as_value(np.asarray(b, like.dtype) if np.ndim(b) == 0 else b, like)
+        return ops.emit(self.op, a, b)
+
+    def __repr__(self) -> str:
+        return f"<recorded {self.op}>"
+
+
+_ARITH = {op: _Arith(op) for op in ("Add", "Sub", "Mul", "Div", "Neg")}
+
 
 def is_recorded(x) -> bool:
     return isinstance(x, TapeTensor)

@@ -142,3 +142,26 @@ def test_rejects_non_scalar_loss():
     g, loss, params = _build(lambda: ops.mul(w, w), {}, [w])
     with pytest.raises(ValueError, match="scalar"):
         gradients(g, loss, params)
+
+
+def test_gradient_graph_survives_the_cleanup_pipeline_on_onnxruntime():
+    """Folding the scalar parts of a backward pass (Neg/Div of the seed) must keep them scalars."""
+    from passes import optimize
+    from runtime import Executable
+
+    w = Variable(np.random.default_rng(0).standard_normal((3, 2)).astype(np.float32), "w")
+    g = Graph("t")
+    b = Builder(g)
+    with b.activate():
+        x = b.input("x", TensorType("float32", ("batch", 3)))
+        per = ops.reduce_mean(ops.mul(ops.matmul(x, w), ops.matmul(x, w)), (-1,), keepdims=False)
+        loss = ops.sub(ops.reduce_mean(per, keepdims=False),
+                       ops.div(ops.reduce_mean(per, keepdims=False), np.float32(4)))
+        (gw,) = gradients(g, loss, [b.param(w)])
+    g.set_outputs([loss, gw], ["loss", "gw"])
+    feeds = {"x": np.random.default_rng(1).standard_normal((5, 3)).astype(np.float32)}
+    want = evaluate(g, feeds)
+    for level in (1, 2):
+        got = Executable(optimize(g, level=level)).run(feeds)
+        for a, e in zip(got, want):
+            np.testing.assert_allclose(a, e, rtol=1e-5, atol=1e-6)

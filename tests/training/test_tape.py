@@ -132,3 +132,20 @@ def test_layer_calls_and_values_used_as_numbers_inside_the_tape():
     (gk,) = tape.gradient(loss, [dense.kernel])
     np.testing.assert_allclose(gk, x.T @ np.sign(eager) / 12, rtol=1e-5, atol=1e-6)
     assert f"{loss:.3f}" == f"{np.abs(eager).mean():.3f}"
+
+
+def test_arithmetic_on_recorded_values_is_differentiable():
+    dense = layers.Dense(2)
+    x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    target = np.zeros((4, 2), np.float32)
+    mse = losses.MeanSquaredError()
+    with keras.GradientTape() as tape:
+        out = dense(x)
+        loss = mse(target, out) * 2.0 + 0.5 - mse(target, out) / 4.0
+    (gk,) = tape.gradient(loss, [dense.kernel])
+    pred = x @ dense.kernel.numpy() + dense.bias.numpy()
+    np.testing.assert_allclose(float(loss), 1.75 * (pred ** 2).mean() + 0.5, rtol=1e-5)
+    np.testing.assert_allclose(gk, 1.75 * 2 * x.T @ pred / pred.size, rtol=1e-5, atol=1e-6)
+    with keras.GradientTape() as tape:
+        neg = -(2.0 * dense(x))
+    np.testing.assert_allclose(np.asarray(neg), -2 * pred, rtol=1e-5, atol=1e-6)
