@@ -66,6 +66,10 @@ def _crossings(upper: list, lower: list, edges: list) -> int:
     return count
 
 
+def is_dummy(n) -> bool:
+    return isinstance(n, tuple) and len(n) == 4 and n[0] == "dummy"
+
+
 def _isotonic(wishes: list[float], weights: list[float]) -> list[float]:
     """Non-decreasing values closest (weighted least squares) to ``wishes``: pool adjacent violators."""
     blocks: list = []  # [mean, weight, count]
@@ -183,10 +187,13 @@ def layered_layout(nodes: list, sizes: dict, edges: list, rankdir: str = "TB", n
         for k, n in enumerate(layer):
             if k:
                 offset += (extent[layer[k - 1]][0] + extent[n][0]) / 2 + node_sep
-            ns = [x[m] for m in neighbours[n]]
-            wish = sum(ns) / len(ns) if ns else x[n]
+            # a real node follows real neighbours: skip edges (dummies) pull only lightly, so a
+            # residual block's main path stays a straight spine and the shortcut bends around it
+            ns = [(x[m], 1.0 if is_dummy(n) or not is_dummy(m) else 0.1) for m in neighbours[n]]
+            total = sum(w for _, w in ns)
+            wish = sum(v * w for v, w in ns) / total if ns else x[n]
             wishes.append(wish - offset)
-            weights.append(4.0 if isinstance(n, tuple) else (1.0 if ns else 0.25))
+            weights.append(0.1 if is_dummy(n) else (1.0 if ns else 0.25))
             offsets.append(offset)
         for n, y, off in zip(layer, _isotonic(wishes, weights), offsets):
             x[n] = y + off
