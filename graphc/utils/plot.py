@@ -441,6 +441,8 @@ def plot_model(model, to_file: str = "model.png", show_shapes: bool = False, sho
         show_layer_activations: add the activation of layers that have one.
         show_trainable: add whether each layer is trainable.
         level: "layers" (one box per layer) or "ops" (one box per IR op).
+        subgraph: accepted for Keras compatibility and not used (nested models become dashed
+            clusters with ``expand_nested``).
 
     Returns:
         ``to_file``. Graphviz's ``dot`` is used when it is on PATH; otherwise graphc's own layout
