@@ -96,6 +96,13 @@ class TrainStepExecutor:
         self.steps += 1
         return results
 
+    def rollback(self) -> None:
+        """Undoes the last step: the set it read from still holds the state before it."""
+        if self.steps == 0:
+            raise RuntimeError("TrainStepExecutor.rollback: no step to undo")
+        self._current = 1 - self._current
+        self.steps -= 1
+
     def read_state(self, names=None) -> dict[str, np.ndarray]:
         """Host copies of the latest state (all state and read-only inputs by default)."""
         cur = self._sets[self._current]

@@ -354,11 +354,12 @@ class Trainer:
                 outs = ts.step(batch)
                 loss = float(outs[0])
                 if not math.isfinite(loss):
-                    ts.sync()
+                    ts.undo_last_step()
                     raise FloatingPointError(
                         f"fit: the loss became {loss} at epoch {epoch + 1}, step {step + 1} (batch of "
-                        f"{len(batch[self._input_names()[0]])} samples); training stopped. Lower the learning rate, "
-                        "check the inputs for NaN/inf, or scale them.")
+                        f"{len(batch[self._input_names()[0]])} samples); training stopped and the weights are those "
+                        "from before that step. Lower the learning rate, check the inputs for NaN/inf, or scale "
+                        "them.")
                 tracker.update(outs, batch, ts.fetch_index)
                 logs = tracker.logs()
                 cbs.on_train_batch_end(step, logs)
@@ -581,6 +582,12 @@ class _TrainState:
             self.optimizer._sync_hook = self.sync
             self.optimizer._live_iterations = lambda: self.iterations
         return outs
+
+    def undo_last_step(self) -> None:
+        """Drops the last step's updates (a NaN step) and syncs the state from before it."""
+        self.executor.rollback()
+        self.iterations -= 1
+        self.sync()
 
     def sync(self) -> None:
         """Copies the device state into the Variables and the optimizer (once per dirty period)."""

@@ -267,9 +267,19 @@ def test_nan_loss_stops_fit_naming_epoch_and_step():
     x, y = blobs(128)
     x[70] = np.nan  # third batch of 32 in the second epoch... and the first
     model = mlp()
+    w0 = model.get_weights()
     model.compile(loss=losses.SparseCategoricalCrossentropy(from_logits=True), optimizer="sgd")
     with pytest.raises(FloatingPointError, match="epoch 1, step 3"):
         model.fit(x, y, batch_size=32, epochs=2, shuffle=False, verbose=0)
+    # the weights are those after step 2, finite, and the optimizer counted two steps
+    assert all(np.all(np.isfinite(w)) for w in model.get_weights())
+    assert model.optimizer.iterations == 2
+    twin = mlp()
+    twin.set_weights(w0)
+    twin.compile(loss=losses.SparseCategoricalCrossentropy(from_logits=True), optimizer="sgd")
+    twin.fit(x[:64], y[:64], batch_size=32, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(model.get_weights(), twin.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 
 
 def test_data_errors_are_clear():
