@@ -234,7 +234,7 @@ class Trainer:
         fetches += [(Y_PRED + n, preds[n]) for n in r["names"]]
         return g, b, total, fetches
 
-    def _build_train_graph(self):
+    def _build_train_graph(self, debug: bool | None = None, level: int = STEP_OPT_LEVEL):
         from passes import optimize
         from passes.build_training_step import BuildTrainingStep
 
@@ -244,7 +244,7 @@ class Trainer:
         trainable = [v for v in trainable if v.uid in used]
         step = BuildTrainingStep(b, total, trainable, self.optimizer, fetches, b.state_updates)
         step.run(g)
-        graph = optimize(g, level=STEP_OPT_LEVEL)
+        graph = optimize(g, level=level, debug=debug)
         return graph, step.signature, trainable
 
     def _train_state_for(self):
@@ -442,7 +442,8 @@ class Trainer:
         return self._format_results(logs, return_dict)
 
     # -- export -----------------------------------------------------------------------------------
-    def export_training(self, filepath: str, opset: int = 17, ir_version: int = 9, state_path: str | None = None):
+    def export_training(self, filepath: str, opset: int = 17, ir_version: int = 9, state_path: str | None = None,
+                        level: int = STEP_OPT_LEVEL, debug: bool | None = None):
         """Writes the training-step graph as ONNX, runnable with plain ``onnxruntime.InferenceSession``.
 
         The model must be compiled (and built). The graph has default-domain ops only and passes the
@@ -471,6 +472,9 @@ class Trainer:
             opset, ir_version: ONNX versions (17 / 9 by default).
             state_path: if given, an ``.npz`` of the current values of every non-batch input
                 (parameters, optimizer state, iterations, learning rate) to start from.
+            level: the pass pipeline level the step graph is optimized at (0 to 2).
+            debug: run the pipeline in debug mode (IR checks and numerics after every pass, stage
+                dumps, the pass table); None reads ``GRAPHC_DEBUG``.
 
         Returns:
             ``{input name: array}`` with those initial values.
@@ -483,7 +487,7 @@ class Trainer:
         ts = getattr(self, "_train_state", None)
         if ts is not None:
             ts.sync()
-        graph, sig, trainable = self._build_train_graph()
+        graph, sig, trainable = self._build_train_graph(debug=debug, level=level)
         self.optimizer.build(trainable)
         proto = to_onnx(graph, opset=opset, ir_version=ir_version, params_as_inputs=True)
         bad = sorted({n.domain for n in proto.graph.node if n.domain not in ("", "ai.onnx")})

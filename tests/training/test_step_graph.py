@@ -108,3 +108,35 @@ def test_batchnorm_dropout_model_step_graph_checks_and_updates_moving_stats(tmp_
     after = [w.numpy() for w in moving]
     assert all(not np.allclose(a, b) for a, b in zip(after, before))
     assert len(model.non_trainable_weights) == len(moving)
+
+
+@pytest.mark.parametrize("level, opset, ir_version", [(0, 17, 9), (1, 21, 10), (2, 17, 9)])
+def test_every_pipeline_level_and_opset_gives_the_same_steps(tmp_path, level, opset, ir_version):
+    ws = initial_weights()
+    x, y = data()
+    model = mnist_mlp()
+    model.set_weights(ws)
+    model.compile(optimizer="rmsprop", loss=losses.SparseCategoricalCrossentropy(from_logits=True))
+    path = str(tmp_path / f"l{level}.onnx")
+    state = model.export_training(path, level=level, opset=opset, ir_version=ir_version)
+    proto = onnx.load(path)
+    onnx.checker.check_model(proto, full_check=True)
+    assert proto.ir_version == ir_version and proto.opset_import[0].version == opset
+    assert {n.domain for n in proto.graph.node} <= {""}
+    inn, out = model.input_names[0], model.output_names[0]
+    batches = [{inn: x[s * 32:(s + 1) * 32], out: y[s * 32:(s + 1) * 32].astype(np.int64),
+                f"sample_weight/{out}": np.ones(32, np.float32)} for s in range(3)]
+    got, _ = _run_exported(path, state, batches)
+    twin = mnist_mlp()
+    twin.set_weights(ws)
+    twin.compile(optimizer="rmsprop", loss=losses.SparseCategoricalCrossentropy(from_logits=True))
+    want = [twin.train_on_batch(x[s * 32:(s + 1) * 32], y[s * 32:(s + 1) * 32]) for s in range(3)]
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_export_training_in_debug_mode(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRAPHC_DUMP_DIR", str(tmp_path / "dumps"))
+    model = mnist_mlp()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    model.export_training(str(tmp_path / "d.onnx"), debug=True)
+    _check_proto(str(tmp_path / "d.onnx"))
