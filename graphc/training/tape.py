@@ -26,7 +26,7 @@ from graphc.ir import Graph, TensorType, Value, Variable
 
 _active: contextvars.ContextVar = contextvars.ContextVar("graphc_tapes", default=())
 
-#: program signature -> {"objs": [...], "types": [...], "structures": [...]}
+#: program signature -> {"objs": [...], "weights": [...], "types": [...], "structure": ...}
 _PROGRAMS: dict = {}
 #: (program signature, what) -> compiled Executable with its output layout
 _EXECUTABLES: dict = {}
@@ -167,6 +167,19 @@ def record(obj, args, kwargs):
     return tape._record(obj, args, kwargs)
 
 
+def _weights_of(objs) -> list:
+    """The variables each called object owns: a layer added to or popped from a model changes them."""
+    from graphc.layers.layer import Layer
+
+    return [tuple(v.uid for v in o.weights) if isinstance(o, Layer) else () for o in objs]
+
+
+def _same_objects(entry, objs) -> bool:
+    """A cache entry applies only to the very objects it was built for, with the same weights."""
+    return (len(entry["objs"]) == len(objs) and all(a is b for a, b in zip(entry["objs"], objs))
+            and entry["weights"] == _weights_of(objs))
+
+
 def _leaf_sig(x, tape):
     if isinstance(x, TapeTensor):
         if x.tape is not tape:
@@ -242,7 +255,8 @@ class GradientTape:
         sig = (id(obj), repr(structure), tuple(_leaf_sig(x, self) for x in tree.flatten((args, kwargs))))
         key = self._program_key(self._sigs + [sig])
         info = _PROGRAMS.get(key)
-        if info is None or any(a is not b for a, b in zip(info["objs"], [e[0] for e in self._events] + [obj])):
+        objs = [e[0] for e in self._events] + [obj]
+        if info is None or not _same_objects(info, objs):
             self._events.append((obj, args, kwargs))
             self._sigs.append(sig)
             try:
@@ -254,7 +268,7 @@ class GradientTape:
             n_before = len(self._types)
             out_struct = self._last_structure
             types = [env[i].type for i in range(len(env))]
-            info = {"objs": [e[0] for e in self._events], "types": types, "structure": out_struct}
+            info = {"objs": objs, "weights": _weights_of(objs), "types": types, "structure": out_struct}
             if len(_PROGRAMS) > _CACHE_LIMIT:
                 _PROGRAMS.clear()
             _PROGRAMS[key] = info
@@ -326,10 +340,11 @@ class GradientTape:
         key = (self._program_key(), what)
         entry = _EXECUTABLES.get(key)
         objs = [e[0] for e in self._events]
-        if entry is not None and all(a is b for a, b in zip(entry["objs"], objs)):
+        if entry is not None and _same_objects(entry, objs):
             return entry
         entry = build()
         entry["objs"] = objs
+        entry["weights"] = _weights_of(objs)
         if len(_EXECUTABLES) > _CACHE_LIMIT:
             _EXECUTABLES.clear()
         _EXECUTABLES[key] = entry

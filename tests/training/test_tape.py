@@ -149,3 +149,19 @@ def test_arithmetic_on_recorded_values_is_differentiable():
     with keras.GradientTape() as tape:
         neg = -(2.0 * dense(x))
     np.testing.assert_allclose(np.asarray(neg), -2 * pred, rtol=1e-5, atol=1e-6)
+
+
+def test_changing_the_model_invalidates_the_cached_tape_graph():
+    model = keras.Sequential([layers.Dense(4, activation="relu")])
+    x = np.ones((2, 3), np.float32)
+    mse = losses.MeanSquaredError()
+    with keras.GradientTape() as tape:
+        loss = mse(np.zeros((2, 4), np.float32), model(x))
+    assert len(tape.gradient(loss, model.trainable_variables)) == 2
+    model.add(layers.Dense(1))
+    with keras.GradientTape() as tape:
+        out = model(x)
+        loss = mse(np.zeros((2, 1), np.float32), out)
+    assert out.shape == (2, 1)
+    grads = tape.gradient(loss, model.trainable_variables)
+    assert [g.shape for g in grads] == [(3, 4), (4,), (4, 1), (1,)]
