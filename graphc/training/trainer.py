@@ -9,7 +9,7 @@ from the predictions the step returns.
 from __future__ import annotations
 
 import math
-import time
+import warnings
 
 import numpy as np
 
@@ -256,6 +256,10 @@ class Trainer:
             return ts
         self._detach_train_state()
         graph, sig, trainable = self._build_train_graph()
+        if not trainable:
+            warnings.warn(f'Model "{self.name}" has no trainable weights: fit only updates non-trainable state '
+                          "(e.g. BatchNormalization statistics). Did you set trainable = False on every layer?",
+                          UserWarning, stacklevel=3)
         self.optimizer.build(trainable)
         ts = _TrainState(self, graph, sig, trainable, self._device, key)
         ts.graph_ref = r["graph"]  # keeps the forward graph (and so its id in ``key``) alive

@@ -358,3 +358,14 @@ def test_models_sharing_layers_see_each_others_training():
     w2 = [w.numpy() for w in auto.layers[1].weights]
     np.testing.assert_allclose(encoder.predict(x, verbose=0), np.tanh(x @ w2[0] + w2[1]), rtol=1e-5, atol=1e-6)
     assert not np.array_equal(w2[0], w1[0])
+
+
+def test_fully_frozen_model_warns_and_keeps_its_weights():
+    x, y = blobs(32)
+    model = mlp()
+    model.trainable = False
+    model.compile(loss=losses.SparseCategoricalCrossentropy(from_logits=True), optimizer="adam")
+    w = model.get_weights()
+    with pytest.warns(UserWarning, match="no trainable weights"):
+        model.fit(x, y, epochs=1, verbose=0)
+    assert all(np.array_equal(a, b) for a, b in zip(w, model.get_weights()))
