@@ -140,3 +140,50 @@ def test_export_training_in_debug_mode(tmp_path, monkeypatch):
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     model.export_training(str(tmp_path / "d.onnx"), debug=True)
     _check_proto(str(tmp_path / "d.onnx"))
+
+
+def _all_nodes(graph):
+    for n in graph.node:
+        yield n
+        for a in n.attribute:
+            if a.type == onnx.AttributeProto.GRAPH:
+                yield from _all_nodes(a.g)
+            for g in a.graphs:
+                yield from _all_nodes(g)
+
+
+def _lstm_ticket():
+    a = keras.Input(shape=(None,), name="title")
+    t = keras.Input(shape=(4,), name="tags")
+    h = layers.LSTM(8)(layers.Embedding(50, 4)(a))
+    x = layers.concatenate([h, t])
+    return keras.Model([a, t], [layers.Dense(1, activation="sigmoid", name="priority")(x),
+                                layers.Dense(3, activation="softmax", name="department")(x)]), (
+        {"title": np.arange(12).reshape(2, 6) % 50, "tags": np.ones((2, 4), np.float32)},
+        {"priority": np.ones((2, 1), np.float32), "department": np.array([0, 2])})
+
+
+def _conv_net():
+    i = keras.Input(shape=(10, 10, 3))
+    x = layers.Conv2D(4, 3, activation="relu", padding="same")(i)
+    x = layers.BatchNormalization()(x)
+    x = layers.MaxPooling2D(2)(x)
+    y = layers.Conv2D(4, 3, activation="relu", padding="same")(x)
+    x = layers.add([x, y])
+    x = layers.Conv2DTranspose(2, 3, strides=2)(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(0.5)(x)
+    return keras.Model(i, layers.Dense(3)(x)), (np.ones((2, 10, 10, 3), np.float32), np.eye(3, dtype=np.float32)[[0, 2]])
+
+
+@pytest.mark.parametrize("make, loss", [(_lstm_ticket, ["binary_crossentropy", "sparse_categorical_crossentropy"]),
+                                        (_conv_net, losses.CategoricalCrossentropy(from_logits=True))],
+                         ids=["embedding_lstm_two_heads", "conv_bn_pool_transpose_dropout"])
+def test_internal_step_graphs_pass_the_full_check_with_default_domain_ops_only(make, loss):
+    model, (x, y) = make()
+    model.compile(optimizer="adam", loss=loss)
+    model.train_on_batch(x, y)
+    proto = model._train_state.proto
+    onnx.checker.check_model(proto, full_check=True)
+    assert {n.domain for n in _all_nodes(proto.graph)} <= {""}
+    assert proto.ir_version == 9 and proto.opset_import[0].version == 17
