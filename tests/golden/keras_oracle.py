@@ -178,4 +178,8 @@ a = keras.Input(shape=(3,), name="a")
 shared = layers.Dense(4, name="shared")
 cmp("shared_layer_twice", keras.Model(a, shared(shared(layers.Dense(4)(a))), name="shared_twice"))
 
+for name in ("ResNet50", "MobileNetV2", "VGG19"):
+    keras.utils.clear_session()
+    cmp(f"applications_{name.lower()}", getattr(keras.applications, name)(weights=None))
+
 json.dump(RESULTS, sys.stdout)

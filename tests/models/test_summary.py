@@ -377,6 +377,8 @@ def test_goldens_match_keras():
     import subprocess
     import sys
 
+    if os.environ.get("GRAPHC_KERAS_ORACLE", "") in ("", "0"):
+        pytest.skip("about a minute: set GRAPHC_KERAS_ORACLE=1 to compare the goldens with Keras' own output")
     if importlib.util.find_spec("keras") is None or importlib.util.find_spec("torch") is None:
         pytest.skip("Keras 3 with the torch backend is not installed")
     env = dict(os.environ, KERAS_BACKEND="torch", COLUMNS="300")
@@ -417,3 +419,14 @@ def test_optimizer_params_after_training():
     n_state = sum(int(np.prod(np.shape(v))) for v in model.optimizer.variables)
     assert lines[-1].startswith(f" Optimizer params: {n_state:,} (")
     assert lines[-4] == f" Total params: {23 + n_state:,} ({readable_memory_size(92 + 4 * (n_state - 1) + 8)})"
+
+
+@pytest.mark.parametrize("name, total", [("ResNet50", 25_636_712), ("MobileNetV2", 3_538_984),
+                                         ("VGG19", 143_667_240)])
+def test_applications_goldens(name, total):
+    applications = pytest.importorskip("graphc.applications")
+    model = getattr(applications, name)(weights=None)
+    text = summary_of(model)
+    check_golden(f"applications_{name.lower()}", text)
+    assert f" Total params: {total:,} (" in text
+    assert len(rows_of(text)) == len(model.layers)
