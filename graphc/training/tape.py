@@ -238,8 +238,11 @@ class GradientTape:
                                       "to input arrays are not supported")
 
     def reset(self) -> None:
+        """Forgets everything recorded so far."""
         self._events, self._sigs, self._types, self._values = [], [], [], {}
         self._used = False
+        self._state_applied = False
+        self._batch = None
 
     # -- recording --------------------------------------------------------------------------------
     def _program_key(self, sigs=None) -> tuple:
@@ -265,14 +268,11 @@ class GradientTape:
                 self._events.pop()
                 self._sigs.pop()
                 raise
-            n_before = len(self._types)
-            out_struct = self._last_structure
             types = [env[i].type for i in range(len(env))]
-            info = {"objs": objs, "weights": _weights_of(objs), "types": types, "structure": out_struct}
+            info = {"objs": objs, "weights": _weights_of(objs), "types": types, "structure": self._last_structure}
             if len(_PROGRAMS) > _CACHE_LIMIT:
                 _PROGRAMS.clear()
             _PROGRAMS[key] = info
-            del n_before
         else:
             self._events.append((obj, args, kwargs))
             self._sigs.append(sig)
