@@ -5,6 +5,9 @@ the median steps/s over repetitions after a warm-up. Alternatives that are not i
 reported as such, never silently dropped.
 
     python benchmarks/train_speed.py [--steps 200] [--reps 5] [--threads 2] [--workloads W1,W2,W3]
+
+Keras with TensorFlow and onnxruntime-training need their own environments; point
+GRAPHC_BENCH_TF_PYTHON and GRAPHC_BENCH_ORTT_PYTHON at those interpreters (see RESULTS.md).
 """
 from __future__ import annotations
 
@@ -127,7 +130,21 @@ def matmul_gflops(threads):
 
 
 RUNNERS = {"graphc": run_graphc, "keras-jax": run_keras, "keras-torch": run_keras, "keras-tensorflow": run_keras,
-           "pytorch": run_torch}
+           "pytorch": run_torch, "onnxruntime-training": None}
+
+# Alternatives that cannot share this environment run under their own interpreter, named by these
+# variables (e.g. a venv with tensorflow, or one with onnxruntime-training==1.19.2 and torch).
+INTERPRETERS = {"keras-tensorflow": "GRAPHC_BENCH_TF_PYTHON", "onnxruntime-training": "GRAPHC_BENCH_ORTT_PYTHON"}
+
+
+def command_for(fw, name, steps, reps, threads):
+    python = os.environ.get(INTERPRETERS.get(fw, ""), sys.executable)
+    if fw == "onnxruntime-training":
+        if INTERPRETERS[fw] not in os.environ:
+            return None
+        return [python, os.path.join(HERE, "ort_training_runner.py"), name, str(steps), str(reps), str(threads)]
+    return [python, __file__, "--child", fw, name, "--steps", str(steps), "--reps", str(reps), "--threads",
+            str(threads)]
 
 
 def child(framework, name, steps, reps, threads):
@@ -164,8 +181,11 @@ def main():
         results = {}
         for fw in args.frameworks.split(","):
             steps = args.steps if name == "W1" else max(20, args.steps // 5)
-            out = subprocess.run([sys.executable, __file__, "--child", fw, name, "--steps", str(steps), "--reps",
-                                  str(args.reps), "--threads", str(args.threads)], capture_output=True, text=True,
+            cmd = command_for(fw, name, steps, args.reps, args.threads)
+            if cmd is None:
+                results[fw] = {"ok": False, "why": f"not configured (set {INTERPRETERS[fw]})"}
+                continue
+            out = subprocess.run(cmd, capture_output=True, text=True,
                                  env=dict(os.environ, OMP_NUM_THREADS=str(args.threads)))
             lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
             res = json.loads(lines[-1]) if lines else {"ok": False, "why": (out.stderr.strip().splitlines() or
