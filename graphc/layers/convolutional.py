@@ -109,8 +109,6 @@ def build_rank4(layer: Layer, input_shape, channel_axis: int) -> int:
 class _Conv(Layer):
     """What Conv2D, Conv2DTranspose and DepthwiseConv2D share: arguments, layout and the call."""
 
-    transpose_op = False
-
     def __init__(self, kernel_size, strides=(1, 1), padding="valid", data_format=None, dilation_rate=(1, 1),
                  activation=None, use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
@@ -321,8 +319,6 @@ class Conv2DTranspose(_Conv):
     ``valid``: ``L * s + max(k_eff - s, 0)``; ``same``: ``L * s``; with ``output_padding`` p:
     ``(L - 1) * s + k_eff - 2 * pad + p`` with ``pad = k_eff // 2`` for ``same``, 0 for ``valid``.
     """
-
-    transpose_op = True
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", output_padding=None,
                  data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True, **kwargs):

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc.ir import TensorType, is_float
+from graphc.ir import is_float
 
 from .base import OpDef, emit, register_op
 from .conv import SPATIAL, _patches, conv_out_dim
