@@ -104,7 +104,8 @@ _SAME = ("Abs", "Neg", "Relu", "Sigmoid", "Tanh", "Exp", "Log", "Sqrt", "Recipro
          "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh", "Softsign", "HardSigmoid", "HardSwish",
          "ThresholdedRelu", "Celu", "Mish", "Gelu", "Add", "Sub", "Mul", "Div", "Pow", "Equal", "Greater", "Less",
          "GreaterOrEqual", "LessOrEqual", "And", "Or", "Xor", "Mod", "PRelu", "Where", "MatMul", "Gemm",
-         "GlobalAveragePool", "GlobalMaxPool", "Size", "DepthToSpace", "SpaceToDepth", "ArgMax", "ArgMin")
+         "GlobalAveragePool", "GlobalMaxPool", "Size", "DepthToSpace", "SpaceToDepth", "ArgMax", "ArgMin",
+         "LRN", "Shrink", "IsInf", "Einsum", "GatherElements", "Hardmax")
 
 
 def _same(ctx):
@@ -391,13 +392,42 @@ def _batch_norm(ctx):
 
 
 def _dropout(ctx):
-    outs = [o for o in ctx.node.output[1:] if o]
     training = ctx.const(2) if ctx.input(2) is not None else np.asarray(False)
     if training is None or bool(np.asarray(training).reshape(-1)[0]):
         raise NotImplementedError("Dropout in training mode is not supported on import")
-    if outs:
-        raise NotImplementedError("Dropout's mask output is not supported on import")
-    return ctx.emit("Identity", [ctx.input(0)])
+    y = ctx.emit("Identity", [ctx.input(0)])
+    if len(ctx.node.output) > 1 and ctx.node.output[1]:  # outside training the mask is all True
+        ones = ctx.emit("ConstantOfShapeLike", [ctx.input(0)], value=1.0)
+        return [y, ctx.emit("Cast", [ones], to="bool")]
+    return y
+
+
+def _with_const_input(attr: str, port: int, default=None, cast=int):
+    """A converter moving constant input ``port`` into attribute ``attr`` (Trilu k, TopK K, ...)."""
+
+    def convert(ctx):
+        ins = [ctx.input(0)] + [v for i, v in enumerate(ctx.inputs[1:], 1) if i != port]
+        value = ctx.const(port) if ctx.input(port) is not None else default
+        if ctx.input(port) is not None and value is None:
+            raise NotImplementedError(f"{ctx.node.op_type}: input {port} is computed at run time "
+                                      "(graphc needs it constant)")
+        attrs = dict(ctx.attrs)
+        if value is not None:
+            attrs[attr] = cast(np.asarray(value).reshape(-1)[0])
+        while ins and ins[-1] is None:
+            ins.pop()
+        return ctx.emit(ctx.node.op_type, ins, **attrs)
+
+    return convert
+
+
+def _layer_norm(ctx):
+    if len([o for o in ctx.node.output if o]) > 1:
+        raise NotImplementedError("LayerNormalization's Mean and InvStdDev outputs are not supported")
+    ins = list(ctx.inputs)
+    while ins and ins[-1] is None:
+        ins.pop()
+    return ctx.emit("LayerNormalization", ins, **ctx.attrs)
 
 
 CONVERTERS: dict = {op: _same for op in _SAME}
@@ -408,6 +438,8 @@ CONVERTERS.update({
     "Shape": _shape, "Expand": _expand, "Pad": _pad, "Constant": _constant, "ConstantOfShape": _constant_of_shape,
     "Range": _range, "Tile": _tile, "Split": _split, "Clip": _clip, "Conv": _conv, "ConvTranspose": _conv,
     "MaxPool": _pool, "AveragePool": _pool, "BatchNormalization": _batch_norm, "Dropout": _dropout,
+    "Trilu": _with_const_input("k", 1, 0), "CumSum": _with_const_input("axis", 1), "TopK": _with_const_input("k", 1),
+    "OneHot": _with_const_input("depth", 1), "LayerNormalization": _layer_norm,
 })
 for _op in ("ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum",
             "ReduceLogSumExp", "ReduceSumSquare"):
@@ -417,7 +449,8 @@ for _op in ("ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "
 _NEEDS = {"Conv": ("Conv",), "ConvTranspose": ("ConvTranspose",), "MaxPool": ("MaxPool",),
           "AveragePool": ("AveragePool",), "BatchNormalization": ("BatchNormalization",), "Sum": ("Add",),
           "Mean": ("Add",), "CastLike": ("Cast",), "Constant": (), "ConstantOfShape": (), "Range": (),
-          "Dropout": ("Identity",)}
+          "Dropout": ("Identity",), "Trilu": ("Trilu",), "CumSum": ("CumSum",), "TopK": ("TopK",),
+          "OneHot": ("OneHot",), "LayerNormalization": ("LayerNormalization",)}
 
 
 def supported_ops() -> list[str]:

@@ -6,6 +6,8 @@
 * Reductions: ReduceProd, ReduceL1, ReduceL2, ReduceLogSum, ReduceLogSumExp, ReduceSumSquare;
   ArgMax, ArgMin.
 * Shapes and data: Split, Tile, ConstantOfShape, Range, Size, DepthToSpace, SpaceToDepth.
+* More imported-model ops: LRN, Shrink, IsInf, Einsum, GatherElements, Trilu, CumSum, Hardmax,
+  LayerNormalization (Y only), TopK, OneHot.
 * onnxruntime contrib ops (domain ``com.microsoft``), made only by the level-3 pipeline when the
   user allows them: FusedConv, FusedGemm (an activation applied to the op's result) and
   FusedMatMul (MatMul with transposed operands and a scale).
@@ -381,6 +383,228 @@ class SpaceToDepth(OpDef):
         b = blocksize
         t = x.reshape(n, c, h // b, b, w // b, b).transpose(0, 3, 5, 1, 2, 4)
         return t.reshape(n, c * b * b, h // b, w // b)
+
+
+# -- more ONNX ops that imported models use ----------------------------------------------------------
+
+@_register
+class LRN(OpDef):
+    """Local response normalization across channels (axis 1), as ONNX defines it."""
+
+    differentiable = False
+
+    def infer(self, x, size, alpha=1e-4, beta=0.75, bias=1.0):
+        return x
+
+    def ref(self, x, size, alpha=1e-4, beta=0.75, bias=1.0):
+        sq = np.square(x.astype(np.float64))
+        c = x.shape[1]
+        lo, hi = (size - 1) // 2, -(-(size - 1) // 2)
+        padded = np.pad(sq, [(0, 0), (lo, hi)] + [(0, 0)] * (x.ndim - 2))
+        total = sum(padded[:, i:i + c] for i in range(size))
+        return (x / (bias + alpha / size * total) ** beta).astype(x.dtype)
+
+
+@_register
+class Shrink(OpDef):
+    differentiable = False
+
+    def infer(self, x, bias=0.0, lambd=0.5):
+        return x
+
+    def ref(self, x, bias=0.0, lambd=0.5):
+        return np.where(x < -lambd, x + bias, np.where(x > lambd, x - bias, 0)).astype(x.dtype)
+
+
+@_register
+class IsInf(OpDef):
+    differentiable = False
+
+    def infer(self, x, detect_negative=1, detect_positive=1):
+        return TensorType("bool", x.shape)
+
+    def ref(self, x, detect_negative=1, detect_positive=1):
+        return (np.isposinf(x) & bool(detect_positive)) | (np.isneginf(x) & bool(detect_negative))
+
+
+def _einsum_terms(equation: str, ranks):
+    lhs, _, rhs = equation.replace(" ", "").partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(ranks):
+        raise ValueError(f"equation {equation!r} has {len(terms)} operands, received {len(ranks)}")
+    if not _:
+        letters = [ch for t in terms for ch in t.replace("...", "")]
+        rhs = ("..." if any("..." in t for t in terms) else "") + "".join(
+            sorted(ch for ch in set(letters) if letters.count(ch) == 1))
+    return terms, rhs
+
+
+@_register
+class Einsum(OpDef):
+    """Y = einsum(equation, X1, X2, ...), ellipses broadcast."""
+
+    differentiable = False
+
+    def infer(self, *xs, equation):
+        terms, rhs = _einsum_terms(equation, [x.rank for x in xs])
+        dims: dict = {}
+        ell = []
+        for t, x in zip(terms, xs):
+            n_ell = x.rank - len(t.replace("...", ""))
+            head, _, tail = t.partition("...")
+            shape = list(x.shape)
+            for ch, d in zip(head, shape[:len(head)]):
+                dims[ch] = broadcast_shapes((dims.get(ch, 1),), (d,))[0]
+            if "..." in t:
+                ell.append(tuple(shape[len(head):len(head) + n_ell]))
+            for ch, d in zip(tail, shape[len(shape) - len(tail):] if tail else []):
+                dims[ch] = broadcast_shapes((dims.get(ch, 1),), (d,))[0]
+        out = []
+        for part in rhs.split("..."):
+            out.append([dims[ch] for ch in part])
+        shape = out[0] + (list(broadcast_shapes(*ell)) if "..." in rhs else []) + (out[1] if len(out) > 1 else [])
+        return TensorType(xs[0].dtype, tuple(shape))
+
+    def ref(self, *xs, equation):
+        return np.einsum(equation, *xs).astype(xs[0].dtype)
+
+
+@_register
+class GatherElements(OpDef):
+    differentiable = False
+
+    def infer(self, x, idx, axis=0):
+        normalize_axis(axis, x.rank)
+        return TensorType(x.dtype, idx.shape)
+
+    def ref(self, x, idx, axis=0):
+        idx = np.where(idx < 0, idx + x.shape[axis], idx)
+        return np.take_along_axis(x, idx, axis=axis)
+
+
+@_register
+class Trilu(OpDef):
+    """Upper (``upper=1``) or lower triangle of the last two axes, diagonal offset ``k``."""
+
+    differentiable = False
+
+    def infer(self, x, k=0, upper=1):
+        return x
+
+    def ref(self, x, k=0, upper=1):
+        return (np.triu(x, k) if upper else np.tril(x, k)).astype(x.dtype)
+
+    def lower(self, ctx, node):
+        k = ctx.const(np.asarray(node.attrs.get("k", 0), np.int64), "k")
+        ctx.emit("Trilu", [ctx.inputs[0], k], ctx.outputs, upper=int(node.attrs.get("upper", 1)))
+
+
+@_register
+class CumSum(OpDef):
+    differentiable = False
+
+    def infer(self, x, axis, exclusive=0, reverse=0):
+        normalize_axis(axis, x.rank)
+        return x
+
+    def ref(self, x, axis, exclusive=0, reverse=0):
+        y = np.flip(x, axis) if reverse else x
+        out = np.cumsum(y, axis=axis, dtype=x.dtype)
+        if exclusive:
+            out = out - y
+        return (np.flip(out, axis) if reverse else out).astype(x.dtype)
+
+    def lower(self, ctx, node):
+        axis = ctx.const(np.asarray(node.attrs["axis"], np.int64), "axis")
+        ctx.emit("CumSum", [ctx.inputs[0], axis], ctx.outputs, exclusive=int(node.attrs.get("exclusive", 0)),
+                 reverse=int(node.attrs.get("reverse", 0)))
+
+
+@_register
+class Hardmax(OpDef):
+    differentiable = False
+
+    def infer(self, x, axis=-1):
+        normalize_axis(axis, x.rank)
+        return x
+
+    def ref(self, x, axis=-1):
+        idx = np.expand_dims(np.argmax(x, axis=axis), axis)
+        y = np.zeros_like(x)
+        np.put_along_axis(y, idx, 1, axis=axis)
+        return y
+
+
+@_register
+class LayerNormalization(OpDef):
+    """Y = (X - mean) / sqrt(var + epsilon) * Scale + B over the axes from ``axis`` on (Y only)."""
+
+    differentiable = False
+
+    def infer(self, x, scale, b=None, axis=-1, epsilon=1e-5, stash_type=1):
+        normalize_axis(axis, x.rank)
+        return x
+
+    def ref(self, x, scale, b=None, axis=-1, epsilon=1e-5, stash_type=1):
+        axes = tuple(range(axis % x.ndim, x.ndim))
+        xf = x.astype(np.float64) if stash_type == 1 else x
+        mean = xf.mean(axis=axes, keepdims=True)
+        var = np.square(xf - mean).mean(axis=axes, keepdims=True)
+        y = (xf - mean) / np.sqrt(var + epsilon) * scale
+        return (y + b if b is not None else y).astype(x.dtype)
+
+    def lower(self, ctx, node):
+        if ctx.opset < 17:
+            raise NotImplementedError("LayerNormalization needs ONNX opset 17 or later")
+        ctx.emit("LayerNormalization", ctx.inputs, ctx.outputs, **node.attrs)
+
+
+@_register
+class TopK(OpDef):
+    """(values, indices) of the ``k`` largest (or smallest) along ``axis``; ties by lower index."""
+
+    differentiable = False
+
+    def infer(self, x, k, axis=-1, largest=1, sorted=1):
+        a = normalize_axis(axis, x.rank)
+        shape = tuple(int(k) if i == a else d for i, d in enumerate(x.shape))
+        return TensorType(x.dtype, shape), TensorType("int64", shape)
+
+    def ref(self, x, k, axis=-1, largest=1, sorted=1):
+        key = -x.astype(np.float64) if largest else x.astype(np.float64)
+        idx = np.take(np.argsort(key, axis=axis, kind="stable"), np.arange(int(k)), axis=axis)
+        return np.take_along_axis(x, idx, axis=axis), idx.astype(np.int64)
+
+    def lower(self, ctx, node):
+        k = ctx.const(np.asarray([node.attrs["k"]], np.int64), "k")
+        ctx.emit("TopK", [ctx.inputs[0], k], ctx.outputs, axis=int(node.attrs.get("axis", -1)),
+                 largest=int(node.attrs.get("largest", 1)), sorted=int(node.attrs.get("sorted", 1)))
+
+
+@_register
+class OneHot(OpDef):
+    """One-hot of ``indices`` with ``depth`` classes on ``axis``; ``values`` = [off, on]."""
+
+    differentiable = False
+
+    def infer(self, idx, values, depth, axis=-1):
+        r = idx.rank + 1
+        a = normalize_axis(axis, r)
+        shape = list(idx.shape)
+        shape.insert(a, int(depth))
+        return TensorType(values.dtype, tuple(shape))
+
+    def ref(self, idx, values, depth, axis=-1):
+        depth = int(depth)
+        i = np.asarray(idx).astype(np.int64)
+        i = np.where(i < 0, i + depth, i)
+        hot = (i[..., None] == np.arange(depth)) & (i[..., None] >= 0)
+        y = np.where(hot, values[1], values[0]).astype(values.dtype)
+        return np.moveaxis(y, -1, axis % (i.ndim + 1))
+
+    def lower(self, ctx, node):
+        depth = ctx.const(np.asarray(node.attrs["depth"], np.int64), "depth")
+        ctx.emit("OneHot", [ctx.inputs[0], depth, ctx.inputs[1]], ctx.outputs, axis=int(node.attrs.get("axis", -1)))
 
 
 # -- onnxruntime contrib ops (com.microsoft) -----------------------------------------------------------

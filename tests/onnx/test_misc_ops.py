@@ -72,3 +72,22 @@ def test_shape_and_data_ops():
     check_op("DepthToSpace", [y], {"blocksize": 2})
     check_op("DepthToSpace", [y], {"blocksize": 2, "mode": "CRD"})
     check_op("SpaceToDepth", [rng.standard_normal((1, 2, 4, 6)).astype(np.float32)], {"blocksize": 2})
+
+
+def test_imported_model_ops():
+    x4 = rng.standard_normal((2, 5, 3, 3)).astype(np.float32)
+    check_op("LRN", [x4], {"size": 3, "alpha": 2e-4, "beta": 0.7, "bias": 1.5})
+    check_op("Shrink", [X], {"bias": 0.1, "lambd": 0.4})
+    check_op("IsInf", [np.float32([1, np.inf, -np.inf, np.nan])], {"detect_negative": 0})
+    check_op("Einsum", [X, rng.standard_normal((4, 5)).astype(np.float32)], {"equation": "bij,jk->bik"})
+    check_op("Einsum", [X], {"equation": "...ij->...ji"})
+    check_op("GatherElements", [X, rng.integers(-3, 3, (2, 2, 4)).astype(np.int64)], {"axis": 1})
+    m = rng.standard_normal((3, 4, 4)).astype(np.float32)
+    check_op("Trilu", [m], {"k": 1})
+    check_op("Trilu", [m], {"k": -1, "upper": 0})
+    check_op("CumSum", [X], {"axis": 1, "exclusive": 1, "reverse": 1})
+    check_op("Hardmax", [X], {"axis": 1})
+    check_op("LayerNormalization", [X, np.float32([1, 2, 3, 4]), np.float32([0, 1, 0, 1])], {"epsilon": 1e-3})
+    check_op("TopK", [X], {"k": 2, "axis": 1})
+    check_op("TopK", [X], {"k": 3, "largest": 0})
+    check_op("OneHot", [np.array([[0, 2], [-1, 5]], np.int64), np.float32([0, 3])], {"depth": 4, "axis": 1})
