@@ -188,6 +188,9 @@ class PassManager:
         self.records.append(rec)
         for inst in self.instruments:
             inst.after(p, graph, rec)
-        log.debug("%s: %d -> %d nodes in %.2f ms %s", rec.qualified_name, before, len(graph), dt * 1e3,
-                  result.stats)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s: %d -> %d nodes in %.2f ms %s", rec.qualified_name, before, len(graph), dt * 1e3,
+                      result.stats)
+            for node_id, reason in sorted(getattr(p, "near_misses", {}).items())[:20]:
+                log.debug("  %s did not fire at %%%d: %s", p.name, node_id, reason)
         return graph, result.modified

@@ -3,10 +3,12 @@
     0  nothing
     1  cleanup: InferShapes, then to a fixed point FoldConstants, EliminateIdentity,
        EliminateCommonSubexpressions, EliminateDeadCode
-    2  + fusions: FuseConsecutiveReshapes, FuseMatMulAdd, FuseTransposeIntoGemm, FoldConvBatchNorm,
-       FuseConvAddBias, FusePadIntoConv (each group to a fixed point, with cleanup)
-    3  + layout (``LAYOUT_PASSES``) and target-specific rewrites: with ``target="onnxruntime"`` and
-       ``allow_contrib=True``, the com.microsoft fusions FusedConv / FusedGemm / FusedMatMul
+    2  + fusions: CancelTransposes (the channels-last -> NCHW layout clean-up Keras-style models
+       need), FuseConsecutiveReshapes, FuseMatMulAdd, FuseTransposeIntoGemm, FoldConvBatchNorm,
+       FuseConvAddBias, FusePadIntoConv, with the cleanup passes, to a fixed point
+    3  + further layout passes (``LAYOUT_PASSES``) and target-specific rewrites: with
+       ``target="onnxruntime"`` and ``allow_contrib=True``, the com.microsoft fusions FusedConv /
+       FusedGemm / FusedMatMul
 
 Every group is a ``FixedPoint`` with a step bound (``max_steps``).
 """
@@ -95,16 +97,20 @@ def pipeline(level: int = 1, export: bool = False, target: str = "onnx", allow_c
 
 def run_pipeline(graph: Graph, level: int = 1, debug: bool | None = None, export: bool = False,
                  target: str = "onnx", allow_contrib: bool = False, dump_dir: str | None = None,
-                 max_steps: int = 10, print_table: bool | None = None, passes: list | None = None):
+                 max_steps: int = 10, print_table: bool | None = None, passes: list | None = None,
+                 op_counts: bool = False):
     """Like ``optimize`` but returns ``(graph, manager)``; ``manager.records`` holds the table rows
-    and, in debug mode, ``manager.dump_dir`` the stage folder."""
+    and, in debug mode, ``manager.dump_dir`` the stage folder. ``op_counts`` records each pass's
+    op-count difference outside debug mode too (debug mode always does)."""
     debug = debug_enabled(debug)
     if passes is None:
         passes = pipeline(level, export, target, allow_contrib, max_steps, strict=debug)
     instruments: list = []
     dumper = None
+    if debug or op_counts:
+        instruments.append(OpCountDiff())
     if debug:
-        instruments += [OpCountDiff(), NumericsCheck()]
+        instruments.append(NumericsCheck())
     if debug or dump_dir:
         dumper = StageDumper(dump_dir or default_dump_dir(graph))
         instruments.append(dumper)

@@ -52,7 +52,7 @@ def optimize(src, dst: str | None = None, level: int = 2, debug: bool | None = N
         onnx.load_from_string(bytes(src)) if isinstance(src, (bytes, bytearray)) else src)
     graph = import_model(model)
     out_graph, manager = run_pipeline(graph, level, debug, export=True, target=target, allow_contrib=allow_contrib,
-                                      dump_dir=dump_dir, print_table=print_table)
+                                      dump_dir=dump_dir, print_table=print_table, op_counts=return_report)
     if ir_version is None:
         ir_version = min(10, max(DEFAULT_IR_VERSION, model.ir_version))
     proto = to_onnx(out_graph, opset=opset or model_opset(model), ir_version=ir_version,
