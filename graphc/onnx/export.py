@@ -42,16 +42,18 @@ class _Lowering(LowerContext):
         self.nodes: list = []
         self.initializers: list = []
         self._names: set = set()
+        self._next_suffix: dict = {}
         self._consts: dict = {}
         self.node_prefix = ""
         self.input_types: list = []
 
     def unique(self, hint: str) -> str:
         hint = _clean(hint)
-        name, k = hint, 1
+        name, k = hint, self._next_suffix.get(hint, 1)
         while name in self._names:
             name = f"{hint}_{k}"
             k += 1
+        self._next_suffix[hint] = k  # resume here: probing from 1 every time made lowering quadratic
         self._names.add(name)
         return name
 
