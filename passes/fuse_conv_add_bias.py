@@ -17,18 +17,17 @@ from .rewrite import (Match, NoMatch, add_constant, add_op, constant_value,
                       replace_node, single_use, topological_nodes)
 
 
-def _channel_vector(graph: Graph, b, channels: int, rank: int, include_params: bool):
-    """A (C,) Value equal to ``b`` flattened, or NoMatch."""
-    shape = b.shape
-    ok = shape in ((channels,) + (1,) * (rank - 2), (1, channels) + (1,) * (rank - 2))
-    if not ok:
-        return NoMatch(f"bias of shape {shape} is not per-channel for {channels} channels")
+def _bias_source(b, channels: int, rank: int, include_params: bool):
+    """Match({"array": (C,) array}) for a constant bias, Match({"vector": (C,) Value}) for a
+    reshaped vector, or NoMatch(reason)."""
+    if b.shape not in ((channels,) + (1,) * (rank - 2), (1, channels) + (1,) * (rank - 2)):
+        return NoMatch(f"bias of shape {b.shape} is not per-channel for {channels} channels")
     value = constant_value(b, include_params)
     if value is not None:
-        return add_constant(graph, value.reshape(channels), b.node.scope)
+        return Match({"array": value.reshape(channels)})
     src = b.node
     if src.op in ("Reshape", "Unsqueeze") and src.inputs[0].shape == (channels,):
-        return src.inputs[0]
+        return Match({"vector": src.inputs[0]})
     return NoMatch("bias is neither constant nor a reshaped (C,) vector")
 
 
@@ -47,8 +46,9 @@ class FuseConvAddBias(Pass):
             if not m:
                 self.near_misses[node.id] = m.reason
                 continue
-            conv = m.values["conv"]
-            bias = _channel_vector(graph, m.values["b"], m.values["channels"], m.values["rank"], self.include_params)
+            conv, src = m.values["conv"], m.values["bias"]
+            bias = src.values["vector"] if "vector" in src.values else add_constant(graph, src.values["array"],
+                                                                                    node.scope)
             new = add_op(graph, "Conv", [conv.inputs[0], conv.inputs[1], bias], conv.attrs, conv.scope)
             replace_node(graph, node, new.outputs)
             fused += 1
@@ -75,20 +75,9 @@ class FuseConvAddBias(Pass):
             if b.dtype != y.dtype or node.outputs[0].type != y.type:
                 last = NoMatch("the Add changes the Conv result's type")
                 continue
-            probe = _probe(b, channels, rank, self.include_params)
-            if probe:
-                return Match({"conv": conv, "b": b, "channels": channels, "rank": rank})
-            last = probe
+            src = _bias_source(b, channels, rank, self.include_params)
+            if src:
+                return Match({"conv": conv, "bias": src})
+            last = src
         return last
 
-
-def _probe(b, channels, rank, include_params):
-    shape = b.shape
-    if shape not in ((channels,) + (1,) * (rank - 2), (1, channels) + (1,) * (rank - 2)):
-        return NoMatch(f"bias of shape {shape} is not per-channel for {channels} channels")
-    if constant_value(b, include_params) is not None:
-        return Match()
-    src = b.node
-    if src.op in ("Reshape", "Unsqueeze") and src.inputs[0].shape == (channels,):
-        return Match()
-    return NoMatch("bias is neither constant nor a reshaped (C,) vector")
