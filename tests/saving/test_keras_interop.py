@@ -1,0 +1,122 @@
+"""Real Keras 3 ``.weights.h5`` files, both directions, where Keras is installed (skipped otherwise).
+
+Keras runs on the JAX backend (as graphc's other Keras-oracle tests do, so one pytest process uses
+one backend): the same architecture is built in Keras and in graphc, Keras writes ``model.save_weights``, graphc
+loads it, and the predictions agree; then graphc writes the file and Keras loads it.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+import graphc
+
+pytest.importorskip("h5py")
+
+
+@pytest.fixture(scope="module")
+def keras():
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    if os.environ["KERAS_BACKEND"] == "jax":
+        pytest.importorskip("jax")
+    return pytest.importorskip("keras")
+
+
+def mlp(lib):
+    inputs = lib.Input(shape=(784,))
+    x = lib.layers.Dense(64, activation="relu")(inputs)
+    x = lib.layers.Dense(64, activation="relu")(x)
+    return lib.Model(inputs, lib.layers.Dense(10)(x), name="mnist_model"), (3, 784)
+
+
+def toy_resnet(lib):
+    L = lib.layers
+    inputs = lib.Input(shape=(32, 32, 3), name="img")
+    x = L.Conv2D(8, 3, activation="relu")(inputs)
+    x = L.Conv2D(8, 3, activation="relu")(x)
+    block_1 = L.MaxPooling2D(3)(x)
+    x = L.Conv2D(8, 3, activation="relu", padding="same")(block_1)
+    x = L.Conv2D(8, 3, activation="relu", padding="same")(x)
+    block_2 = L.add([x, block_1])
+    x = L.Conv2D(8, 3, activation="relu", padding="same")(block_2)
+    x = L.Conv2D(8, 3, activation="relu", padding="same")(x)
+    block_3 = L.add([x, block_2])
+    x = L.Conv2D(8, 3, activation="relu")(block_3)
+    x = L.GlobalAveragePooling2D()(x)
+    x = L.Dense(16, activation="relu")(x)
+    x = L.Dropout(0.5)(x)
+    return lib.Model(inputs, L.Dense(10)(x), name="toy_resnet"), (2, 32, 32, 3)
+
+
+def sequential_bn(lib):
+    L = lib.layers
+    return lib.Sequential([lib.Input(shape=(12, 12, 1)), L.Conv2D(4, 3, activation="relu"), L.Flatten(),
+                           L.Dense(8), L.BatchNormalization(), L.Dense(3, activation="softmax")]), (2, 12, 12, 1)
+
+
+def lstm_model(lib):
+    L = lib.layers
+    ids = lib.Input(shape=(None,), dtype="int32")
+    x = L.Embedding(50, 6)(ids)
+    x = L.LSTM(5)(x)
+    return lib.Model(ids, L.Dense(2)(x)), None
+
+
+def autoencoder(lib):
+    L = lib.layers
+    enc_in = lib.Input(shape=(12, 12, 1))
+    x = L.Conv2D(4, 3, activation="relu")(enc_in)
+    encoder = lib.Model(enc_in, L.GlobalMaxPooling2D()(x), name="encoder")
+    dec_in = lib.Input(shape=(4,))
+    x = L.Reshape((2, 2, 1))(dec_in)
+    decoder = lib.Model(dec_in, L.Conv2DTranspose(2, 3, activation="relu")(x), name="decoder")
+    inp = lib.Input(shape=(12, 12, 1))
+    return lib.Model(inp, decoder(encoder(inp)), name="autoencoder"), (2, 12, 12, 1)
+
+
+BUILDERS = [mlp, toy_resnet, sequential_bn, lstm_model, autoencoder]
+
+
+def _inputs(shape, builder):
+    rng = np.random.default_rng(0)
+    if builder is lstm_model:
+        return rng.integers(0, 50, (2, 7)).astype("int32")
+    return rng.random(shape, dtype=np.float32)
+
+
+def _randomize(model):
+    """Random weights; moving variances positive."""
+    rng = np.random.default_rng(1)
+    out = []
+    for w in model.weights:
+        a = rng.standard_normal(tuple(w.shape)).astype(np.dtype(str(w.dtype))) * 0.3
+        out.append(np.abs(a) + 0.5 if "variance" in w.path else a)
+    return out
+
+
+@pytest.mark.parametrize("builder", BUILDERS, ids=[b.__name__ for b in BUILDERS])
+def test_keras_file_loads_into_graphc(builder, keras, tmp_path):
+    kmodel, shape = builder(keras)
+    kmodel.set_weights(_randomize(kmodel))
+    path = str(tmp_path / "k.weights.h5")
+    kmodel.save_weights(path)
+    x = _inputs(shape, builder)
+    expected = np.asarray(kmodel.predict(x, verbose=0))
+
+    gmodel, _ = builder(graphc)
+    gmodel.load_weights(path)
+    np.testing.assert_allclose(gmodel.predict(x), expected, rtol=2e-4, atol=2e-5)
+
+
+@pytest.mark.parametrize("builder", BUILDERS, ids=[b.__name__ for b in BUILDERS])
+def test_graphc_file_loads_into_keras(builder, keras, tmp_path):
+    gmodel, shape = builder(graphc)
+    gmodel.set_weights(_randomize(gmodel))
+    path = str(tmp_path / "g.weights.h5")
+    gmodel.save_weights(path)
+    x = _inputs(shape, builder)
+    kmodel, _ = builder(keras)
+    kmodel.load_weights(path)
+    np.testing.assert_allclose(np.asarray(kmodel.predict(x, verbose=0)), gmodel.predict(x), rtol=2e-4, atol=2e-5)
