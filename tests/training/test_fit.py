@@ -369,3 +369,31 @@ def test_fully_frozen_model_warns_and_keeps_its_weights():
     with pytest.warns(UserWarning, match="no trainable weights"):
         model.fit(x, y, epochs=1, verbose=0)
     assert all(np.array_equal(a, b) for a, b in zip(w, model.get_weights()))
+
+
+def test_early_stopping_restores_best_weights_and_next_fit_starts_from_them():
+    x, y = blobs(128)
+    model = mlp()
+    model.compile(loss=losses.SparseCategoricalCrossentropy(from_logits=True), optimizer=optimizers.SGD(2.0))
+
+    class Snapshots(callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.weights, self.val = [], []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.weights.append(self.model.get_weights())  # reading syncs the device state mid-fit
+            self.val.append(logs["val_loss"])
+
+    snaps = Snapshots()
+    stop = callbacks.EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)
+    hist = model.fit(x, y, epochs=8, validation_split=0.25, verbose=0, callbacks=[snaps, stop])
+    best = int(np.argmin(snaps.val))
+    for a, b in zip(model.get_weights(), snaps.weights[best]):
+        np.testing.assert_array_equal(a, b)
+    assert len(hist.history["loss"]) == len(snaps.val)
+    # the restored weights (set on the host after fit) are what the next step starts from
+    model.optimizer.learning_rate = 0.0
+    model.fit(x, y, epochs=1, verbose=0)
+    for a, b in zip(model.get_weights(), snaps.weights[best]):
+        np.testing.assert_array_equal(a, b)
