@@ -337,6 +337,11 @@ def get(identifier) -> Loss:
     raise TypeError(f"loss: expected a name, a Loss or a function, received {identifier!r}")
 
 
+def is_sparse_categorical(loss) -> bool:
+    """True for losses that take integer class labels (sparse categorical cross-entropy)."""
+    return getattr(loss, "fn", None) is sparse_categorical_crossentropy
+
+
 def serialize(loss: Loss) -> dict:
     return {"class_name": type(loss).__name__, "config": loss.get_config()}
 

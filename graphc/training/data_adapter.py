@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphc import backend
+from graphc.losses import is_sparse_categorical
 from graphc.ir import TensorType, format_shape
 from graphc.models import data as data_utils
 
@@ -70,7 +71,7 @@ def conform_target(a: np.ndarray, pred: TensorType, loss, name: str | None) -> n
     """Checks a target array against its output's type and loss; returns it in the step's dtype."""
     what = f"y[{name!r}]" if name else "y"
     pshape = pred.keras_shape()
-    sparse = getattr(loss, "fn", None) is not None and getattr(loss.fn, "__name__", "") == "sparse_categorical_crossentropy"
+    sparse = is_sparse_categorical(loss)
     if a.ndim == 0:
         raise ValueError(f"{what}: expected one target per sample, received a scalar")
     if sparse:
@@ -109,8 +110,7 @@ def check_label_range(y: dict, losses: dict, output_types: dict, multi: bool) ->
     """Sparse CE labels must lie in [0, classes): the error names the label, its position and the count."""
     for name, a in y.items():
         loss = losses.get(name)
-        fn = getattr(loss, "fn", None)
-        if fn is None or fn.__name__ != "sparse_categorical_crossentropy":
+        if not is_sparse_categorical(loss):
             continue
         k = output_types[name].shape[-1]
         if not isinstance(k, int) or a.size == 0:

@@ -203,7 +203,7 @@ class Trainer:
     def _target_type(self, name: str, r) -> TensorType:
         pred = r["types"][name]
         loss = r["losses"][name]
-        if getattr(getattr(loss, "fn", None), "__name__", "") == "sparse_categorical_crossentropy":
+        if losses_mod.is_sparse_categorical(loss):
             return TensorType("int64", ("batch",) + tuple(pred.shape[1:-1]))
         return TensorType(pred.dtype, ("batch",) + tuple(pred.shape[1:]))
 
