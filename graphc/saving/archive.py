@@ -175,8 +175,8 @@ class ArchiveReader:
         data = self.read(name, MAX_JSON_BYTES)
         try:
             return json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
-        except (UnicodeDecodeError, ValueError) as e:
-            raise FileFormatError(f"{self.path}: entry {name!r} is not valid JSON ({e})") from None
+        except (UnicodeDecodeError, ValueError, RecursionError) as e:
+            raise FileFormatError(f"{self.path}: entry {name!r} is not valid JSON ({type(e).__name__}: {e})") from None
 
     def read_array(self, name: str, shape, dtype: str) -> np.ndarray:
         expected = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize + 65536

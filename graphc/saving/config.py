@@ -278,7 +278,7 @@ def deserialize_layer(entry, ctx: _LoadContext | None = None, where: str = "conf
     else:
         try:
             obj = cls.from_config(dict(config))
-        except (TypeError, ValueError, KeyError) as e:
+        except (TypeError, ValueError, KeyError, NotImplementedError) as e:
             raise FileFormatError(f"{where}: {cls.__name__}.from_config failed on the saved config: {e}") from e
     if isinstance(name, str) and obj.name != name:
         obj.name = name
@@ -335,7 +335,10 @@ def _deserialize_functional(config, ctx, where, oid):
         args = decode_value(node.get("args", {"tuple": []}), lookup, nwhere)
         kwargs = decode_value(node.get("kwargs", {"dict": {}}), lookup, nwhere)
         _expect(isinstance(args, tuple) and isinstance(kwargs, dict), nwhere, "args must be a tuple, kwargs a dict")
-        out = layer(*args, **kwargs)
+        try:
+            out = layer(*args, **kwargs)
+        except (TypeError, ValueError, NotImplementedError) as e:
+            raise FileFormatError(f"{nwhere}: calling layer {layer.name!r} on the saved inputs failed: {e}") from e
         k = counts.get(layer.name, 0)
         counts[layer.name] = k + 1
         produced[(layer.name, k)] = tree.flatten(out)

@@ -133,7 +133,10 @@ def load_model(filepath, compile: bool = True, custom_objects=None):
             config = reader.read_json("config.json")
             if not isinstance(config, dict) or "model" not in config:
                 raise FileFormatError(f"{filepath}: config.json has no 'model' entry")
-            model = deserialize_layer(config["model"], where=f"{filepath}: config.json model")
+            try:
+                model = deserialize_layer(config["model"], where=f"{filepath}: config.json model")
+            except RecursionError:
+                raise FileFormatError(f"{filepath}: config.json is nested too deeply") from None
             _read_weights(reader, model)
             if compile and config.get("compile_config") is not None:
                 training_state.restore(model, reader, config.get("compile_config"), config.get("optimizer"))

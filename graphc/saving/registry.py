@@ -71,7 +71,7 @@ def resolve_class(class_name, registered: str | None, where: str) -> type:
     if registered is not None:
         if not isinstance(registered, str):
             raise FileFormatError(f"{where}: registered_name must be a string, found {registered!r}")
-        cls = _CUSTOM.get(registered)
+        cls = _CUSTOM.get(registered) or (_CUSTOM.get(class_name) if isinstance(class_name, str) else None)
         if cls is None:
             raise FileFormatError(
                 f"{where}: unknown class {registered!r}. It is a custom class: import the module that defines it "

@@ -21,6 +21,9 @@ nothing on disk or in the model changes.
 | dangling_tensor_ref          | a node input names a call that does not exist             | names no earlier        |
 | missing_weight               | a weight entry removed                                    | do not match            |
 | duplicate_member             | config.json twice                                         | appears twice           |
+| deep_json                    | config.json nested 100,000 levels deep                    | not valid JSON          |
+| layer_config_rejected        | a layer config the class refuses (units=-3)               | from_config failed      |
+| incompatible_call            | an int32 Input feeding a Dense layer                      | calling layer ... failed|
 | onnx_external_parent         | .onnx with external data "../secret.bin"                  | leaves the model's      |
 | onnx_external_absolute       | .onnx with external data "/etc/hostname"                  | leaves the model's      |
 | onnx_external_symlink        | .onnx with external data via a symlink out of the folder  | outside the model's     |
@@ -170,6 +173,19 @@ def missing_weight(path, tmp):
     edit(path, edit_json("weights/manifest.json", lambda m: m.pop()))
 
 
+def deep_json(path, tmp):
+    edit(path, lambda m: replace(m, "config.json", b'{"model": ' + b"[" * 100000 + b"]" * 100000 + b"}"))
+
+
+def layer_config_rejected(path, tmp):
+    edit(path, edit_json("config.json", lambda c: c["model"]["config"]["layers"][1]["config"].update(units=-3)))
+
+
+def incompatible_call(path, tmp):
+    edit(path, edit_json("config.json", lambda c: c["model"]["config"]["layers"][0]["config"].update(
+        dtype="int32")))
+
+
 def duplicate_member(path, tmp):
     edit(path, lambda m: m + [("config.json", get(m, "config.json"))])
 
@@ -192,6 +208,9 @@ ARCHIVE_CASES = [
     (dangling_tensor_ref, "names no earlier layer call"),
     (missing_weight, "do not match"),
     (duplicate_member, "appears twice"),
+    (deep_json, "not valid JSON"),
+    (layer_config_rejected, "from_config failed"),
+    (incompatible_call, "calling layer 'dense' on the saved inputs failed"),
 ]
 
 
@@ -209,7 +228,8 @@ def test_hostile_archive_refused(mutate, message, tmp_path):
     assert not (tmp_path / "pwned").exists()  # nothing in it ran
     assert sorted(os.listdir(tmp_path)) == ["m.graphc"]  # nothing extracted
     # load_weights refuses the same file and leaves the model's weights as they were
-    if mutate not in (unknown_layer_class, dotted_class_name, dangling_tensor_ref, invalid_json, nan_json):
+    if mutate not in (unknown_layer_class, dotted_class_name, dangling_tensor_ref, invalid_json, nan_json, deep_json,
+                      layer_config_rejected, incompatible_call):
         before = model.get_weights()
         with pytest.raises(FileFormatError):
             model.load_weights(path)
