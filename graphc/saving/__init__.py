@@ -17,7 +17,11 @@ truncated zip                                  "the zip file is truncated or cor
 not a zip (wrong magic bytes)                  "not a graphc archive (expected a zip file ...)"
 entry bytes corrupted (bad CRC)                "entry '...' is truncated or corrupted"
 config naming an unknown layer class           "unknown layer class 'X'. graphc knows ..."
-malformed config / manifest JSON               "... is not valid JSON" / "entry i is malformed"
+malformed, NaN-bearing or 100k-deep JSON       "... is not valid JSON" / "entry i is malformed"
+a layer config its class refuses               "X.from_config failed on the saved config: ..."
+a call graph a layer cannot take               "calling layer 'dense' on the saved inputs failed"
+tensor reference to a call that does not exist "names no earlier layer call"
+duplicate member names                         "member 'config.json' appears twice"
 weights of the wrong shape                     "weight dense/kernel has shape (...) in the file,
                                                the model expects (...)"; no weight is changed
 weights missing or extra for the model         "the saved weights do not match model ..."
@@ -29,9 +33,14 @@ pickle-bearing ``.npy`` (object dtype)         "array dtype object is not allowe
 newer format version                           "format_version 9 is not supported ..."
 ``.onnx`` with external data outside its       "external data location '../x' leaves the model's
 folder (``load_onnx``)                         folder"
-Keras ``.weights.h5`` with wrong shapes or     "... has shape ... in the file, the model expects"
-missing layers                                 / "no group for layer ..."
+Keras ``.weights.h5`` with wrong shapes,       "... has shape ... in the file, the model expects"
+missing or extra layers                        / "no group 'layers/dense_2/vars' ..." / "has weights
+                                               the model does not"
+``.weights.h5`` with external links            "... is a link ...; links can point outside the file"
+``.weights.h5`` that is not HDF5               "not an HDF5 file"
 =============================================  ================================================
+
+The table is exercised by ``tests/saving/test_hostile_files.py``.
 """
 from .errors import FileFormatError
 from .model_io import load_model, load_weights, save_model, save_weights
