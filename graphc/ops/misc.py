@@ -621,15 +621,21 @@ def _activate(y, activation, alpha):
 
 @_register
 class FusedConv(OpDef):
-    """com.microsoft FusedConv: ``activation(Conv(X, W, B))``; ``activation_params`` = [alpha]."""
+    """com.microsoft FusedConv: ``activation(Conv(X, W, B) + Z)`` (Z optional, e.g. a residual);
+    ``activation_params`` = [alpha]."""
 
     differentiable = False
 
-    def infer(self, x, w, b=None, activation="Relu", activation_params=(), **conv_attrs):
-        return get_op("Conv").infer(x, w, b, **conv_attrs)
+    def infer(self, x, w, b=None, z=None, activation="Relu", activation_params=(), **conv_attrs):
+        y = get_op("Conv").infer(x, w, b, **conv_attrs)
+        if z is not None and (z.shape != y.shape or z.dtype != y.dtype):
+            raise ValueError(f"FusedConv's Z must be of the Conv's type {y}, received {z}")
+        return y
 
-    def ref(self, x, w, b=None, activation="Relu", activation_params=(), **conv_attrs):
+    def ref(self, x, w, b=None, z=None, activation="Relu", activation_params=(), **conv_attrs):
         y = get_op("Conv").ref(x, w, b, **conv_attrs)
+        if z is not None:
+            y = y + z
         return _activate(y, activation, activation_params[0] if activation_params else 0.01)
 
     def lower(self, ctx, node):

@@ -74,3 +74,17 @@ def test_contrib_fusions_need_onnxruntime_target_and_permission():
     assert "FuseActivations" not in _names(pipeline(3, allow_contrib=True))
     assert "FuseActivations" not in _names(pipeline(2, target="onnxruntime", allow_contrib=True))
     assert "FuseActivations" in _names(pipeline(3, target="onnxruntime", allow_contrib=True))
+
+
+@pytest.mark.skipif("Conv" not in REGISTRY, reason="Conv is not registered yet")
+def test_conv_add_relu_becomes_fused_conv_with_sum_input():
+    k = rng.standard_normal((3, 3, 3, 3)).astype(np.float32)
+
+    def before(x):
+        b = current_builder()
+        y = b.emit("Conv", x, const(k), const(np.ones(3)), pads=(1, 1, 1, 1))
+        return O.relu(O.add(x, y))  # a residual block's tail
+
+    g = check_pass(FuseActivations(), build(before, {"x": (1, 3, 5, 5)}))
+    (node,) = [n for n in g.nodes if n.op == "FusedConv"]
+    assert len(node.inputs) == 4 and node.inputs[3] is g.inputs[0]
