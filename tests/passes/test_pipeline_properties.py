@@ -1,5 +1,6 @@
 """Property-based: random valid graphs from the registry's elementwise and shape ops. The optimized
-graph computes the unoptimized graph's numbers, and optimizing again changes nothing."""
+graph computes the unoptimized graph's numbers (NumPy interpreter, and onnxruntime on its export),
+and optimizing again changes nothing."""
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -8,7 +9,7 @@ import graphc.ops as O
 from graphc.ops.interpreter import evaluate
 from passes import optimize, run_pipeline
 from passes.debug import random_feeds
-from pass_helpers import build, const
+from pass_helpers import build, const, run_ort
 
 UNARY = ["Relu", "Tanh", "Sigmoid", "Neg", "Abs", "Identity", "Softplus"]
 BINARY = ["Add", "Sub", "Mul", "Max", "Min"]
@@ -74,8 +75,11 @@ def test_optimized_graph_keeps_numbers_and_is_idempotent(steps, n_outputs, level
     g = _random_graph(steps, n_outputs)
     opt = optimize(g, level=level)
     feeds = random_feeds(g, seed=1)
-    for want, got in zip(evaluate(g, feeds), evaluate(opt, feeds)):
-        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    want = evaluate(g, feeds)
+    for w, got in zip(want, evaluate(opt, feeds)):
+        np.testing.assert_allclose(got, w, rtol=1e-5, atol=1e-6)
+    for w, got in zip(want, run_ort(opt, feeds)):  # and the optimized graph's ONNX on onnxruntime
+        np.testing.assert_allclose(got, w, rtol=1e-5, atol=1e-5)
     assert len(opt) <= len(g)
     again, manager = run_pipeline(opt, level=level)
     assert not any(r.modified for r in manager.records), [r for r in manager.records if r.modified]
