@@ -369,6 +369,10 @@ class Optimizer:
                 k += 1
         self._version += 1
 
+    def apply(self, grads, trainable_variables) -> None:
+        """``apply_gradients(zip(grads, trainable_variables))`` (Keras 3's spelling)."""
+        self.apply_gradients(zip(grads, trainable_variables))
+
     def minimize(self, *args, **kwargs):
         raise NotImplementedError("Optimizer.minimize: use GradientTape and apply_gradients")
 
