@@ -58,6 +58,8 @@ class TrainStepExecutor:
             self._sets[1][name] = ort.OrtValue.ortvalue_from_shape_and_type(a.shape, a.dtype, self._ort_device, 0)
         self._readonly_values = {n: self._ortvalue(initial_state[n], ("ro", n)) for n in self.readonly}
         self._bindings = [self._make_binding(k) for k in (0, 1)]
+        self._fetch_buffers: dict = {}   # feed shapes -> host OrtValues for the fetched outputs
+        self._bound_sig = [None, None]   # the feed shapes each binding's fetch buffers were bound for
         self._current = 0  # the set holding the latest state
         self.steps = 0
 
@@ -81,17 +83,35 @@ class TrainStepExecutor:
 
     def run(self, feeds: dict) -> list[np.ndarray]:
         """One step: binds ``feeds`` (host arrays), runs, swaps the sets; returns the fetched outputs."""
-        binding = self._bindings[self._current]
+        k = self._current
+        binding = self._bindings[k]
         for name in self.feeds:
             binding.bind_cpu_input(name, feeds[name])
-        for name in self.fetches:  # re-binding a name replaces it; onnxruntime allocates per run
-            binding.bind_output(name, "cpu")
-        self.session.run_with_iobinding(binding)
-        outs = binding.get_outputs()
-        # outputs come back in binding order: the state outputs first, then the fetches
-        n_state = len(self.state_pairs)
-        # copies: numpy() views the OrtValue's buffer, which the next run reuses or frees
-        results = [np.array(o.numpy()) for o in outs[n_state:n_state + len(self.fetches)]]
+        sig = tuple(np.shape(feeds[name]) for name in self.feeds)
+        buffers = self._fetch_buffers.get(sig)
+        if buffers is None:
+            # first step with these shapes: let onnxruntime allocate the fetches and learn their shapes
+            for name in self.fetches:
+                binding.bind_output(name, "cpu")
+            self._bound_sig[k] = None
+            self.session.run_with_iobinding(binding)
+            outs = binding.get_outputs()
+            n_state = len(self.state_pairs)  # outputs come back in binding order: state first
+            results = [np.array(o.numpy()) for o in outs[n_state:n_state + len(self.fetches)]]
+            if len(self._fetch_buffers) >= 8:
+                self._fetch_buffers.clear()
+                self._bound_sig = [None, None]
+            self._fetch_buffers[sig] = [ort.OrtValue.ortvalue_from_shape_and_type(r.shape, r.dtype, "cpu", 0)
+                                        for r in results]
+        else:
+            # later steps write the fetches into buffers of their known shapes: no per-step allocation
+            if self._bound_sig[k] != sig:
+                for name, v in zip(self.fetches, buffers):
+                    binding.bind_ortvalue_output(name, v)
+                self._bound_sig[k] = sig
+            self.session.run_with_iobinding(binding)
+            # copies: the buffers are rewritten by the next step with these shapes
+            results = [np.array(v.numpy()) for v in buffers]
         self._current = 1 - self._current
         self.steps += 1
         return results
@@ -124,3 +144,4 @@ class TrainStepExecutor:
             else:
                 raise KeyError(f"TrainStepExecutor: {name!r} is not a state input")
         self._bindings = [self._make_binding(k) for k in (0, 1)]
+        self._bound_sig = [None, None]

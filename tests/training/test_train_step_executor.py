@@ -67,12 +67,19 @@ def test_ping_pong_matches_reference_over_varying_batch_sizes():
     init = {"w": w0, "bias": bias, "count": np.asarray(0, np.int64)}
     ex = TrainStepExecutor(sgd_step_model(), [("w", "new/w"), ("count", "new/count")], init,
                            feeds=["x", "y", "lr"], fetches=["loss", "pred"])
-    got = []
+    got, preds = [], []
     for x, y in batches:
         loss, pred = ex.run({"x": x, "y": y, "lr": np.asarray(0.1, np.float32)})
         assert pred.shape == (len(x), 1)
         got.append(float(loss))
+        preds.append(pred)
     want, w_ref = reference(w0.astype(np.float64), bias, batches, 0.1)
+    # fetched arrays are the caller's: later steps (reusing fetch buffers per shape) do not touch them
+    w = w0.astype(np.float64)
+    for (x, y), pred in zip(batches, preds):
+        np.testing.assert_allclose(pred, x @ w + bias, rtol=1e-5, atol=1e-6)
+        w = w - 0.1 * (2 * x.T @ (x @ w + bias - y) / len(x))
+    assert len(ex._fetch_buffers) == 4  # one buffer set per distinct batch size
     np.testing.assert_allclose(got, want, rtol=1e-5)
     state = ex.read_state()
     np.testing.assert_allclose(state["w"], w_ref, rtol=1e-5)
