@@ -8,7 +8,7 @@ Rewrites:
     them, so the default leaves Params alone.
 
 A result is kept only if it does not bloat the graph: its size must not exceed the summed size of
-the constant inputs it replaces, or ``small_bytes`` (so ``Expand``/``Tile`` of a scalar into a big
+the constant inputs that disappear with the node (those nothing else reads), or ``small_bytes`` (so ``Expand``/``Tile`` of a scalar into a big
 tensor stays an op). Nondeterministic ops (Dropout, random) are never folded.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ from graphc.ir import SOURCE_OPS, Graph, TensorType
 from graphc.ops import get_op
 
 from .base import Pass, PassResult
-from .rewrite import NoMatch, constant_value, is_deterministic, prune, topological_nodes
+from .rewrite import NoMatch, constant_value, count_uses, is_deterministic, prune, topological_nodes
 
 
 class FoldConstants(Pass):
@@ -39,7 +39,7 @@ class FoldConstants(Pass):
         for node in topological_nodes(graph):
             if node.op in SOURCE_OPS or node.id not in graph.nx:
                 continue
-            outs = self.fold(node)
+            outs = self.fold(graph, node)
             if isinstance(outs, NoMatch):
                 self.near_misses[node.id] = outs.reason
                 continue
@@ -50,7 +50,7 @@ class FoldConstants(Pass):
             folded += 1
         return PassResult(graph, folded > 0, {"folded": folded})
 
-    def fold(self, node):
+    def fold(self, graph: Graph, node):
         """The folded output arrays of ``node``, or NoMatch(reason)."""
         if node.op == "Shape" and node.inputs[0].type.is_static:
             return [np.asarray(node.inputs[0].shape, np.int64)]
@@ -71,7 +71,14 @@ class FoldConstants(Pass):
                 outs = get_op(node.op).ref_node(arrays, node.attrs)
         except NotImplementedError as e:
             return NoMatch(f"no reference: {e}")
-        budget = max(self.small_bytes, sum(a.nbytes for a in arrays if a is not None))
+        # only constants nothing else reads disappear with the node; the rest stay in the file
+        freed = {}
+        for v, a in zip(node.inputs, arrays):
+            if v is not None and a is not None:
+                n = node.inputs.count(v)
+                if count_uses(graph, v, n + 1) == n:
+                    freed[id(v.node)] = a.nbytes
+        budget = max(self.small_bytes, sum(freed.values()))
         size = sum(o.nbytes for o in outs)
         if size > budget:
             return NoMatch(f"result of {size} bytes would bloat the graph (limit {budget})")

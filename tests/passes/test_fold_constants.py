@@ -70,3 +70,15 @@ def test_does_not_fold_dropout():
     r = p.run(build(before, {"x": (3,)}))
     assert not r.modified
     assert any("not deterministic" in m for m in p.near_misses.values())
+
+
+def test_does_not_duplicate_a_constant_that_stays():
+    big = np.arange(4096, dtype=np.float32).reshape(64, 64)
+
+    def before(x):
+        w = const(big)
+        return O.add(O.matmul(x, w), O.matmul(x, O.transpose(w, (1, 0))))  # w stays for the first MatMul
+
+    p = FoldConstants()
+    check_pass(p, build(before, {"x": (2, 64)}), fires=False)
+    assert any("bloat" in r for r in p.near_misses.values())
