@@ -392,12 +392,7 @@ def _rename_sublayers(model, names: dict) -> bool:
 
 # -- weight paths -------------------------------------------------------------------------------
 def weight_paths(model) -> list[tuple[str, str, Any]]:
-    """``(layer_path, variable_name, Variable)`` for every weight of ``model``, each once.
-
-    Layers of Functional and Sequential models are addressed by name (names are saved in the
-    config); other layers' children by snake-cased class name with a per-parent counter, because
-    their names are generated afresh when the class is rebuilt.
-    """
+    """``(layer_path, variable_name, Variable)`` for every weight of ``model``, each once."""
     out, seen_vars = [], set()
     for path, layer in layer_paths(model):
         names: dict[str, int] = {}
@@ -412,7 +407,14 @@ def weight_paths(model) -> list[tuple[str, str, Any]]:
 
 
 def layer_paths(model) -> list[tuple[str, Any]]:
-    """``(path, layer)`` for ``model`` (path "") and every layer under it, each once, in a fixed order."""
+    """``(path, layer)`` for ``model`` (path "") and every layer under it, each once, in a fixed order.
+
+    A child is addressed by its snake-cased class name with a per-parent counter (``dense``,
+    ``dense_1``, ``encoder``'s ``functional/conv2d``), as Keras addresses layers in its weight files:
+    layer names are generated from session-wide counters, so a model built again in code (or a
+    subclassed model rebuilt through its class) may get other names, but its structure, and so
+    these paths, stay the same.
+    """
     out, seen_layers = [], set()
 
     def walk(layer, path):
@@ -420,23 +422,13 @@ def layer_paths(model) -> list[tuple[str, Any]]:
             return
         seen_layers.add(id(layer))
         out.append((path, layer))
-        keyed_by_name = _is_graph_network(layer)
         counters: dict[str, int] = {}
         for child in layer._sublayers:
-            if keyed_by_name:
-                key = child.name
-            else:
-                base = snake_case(type(child).__name__)
-                k = counters.get(base, 0)
-                counters[base] = k + 1
-                key = base if k == 0 else f"{base}_{k}"
+            base = snake_case(type(child).__name__)
+            k = counters.get(base, 0)
+            counters[base] = k + 1
+            key = base if k == 0 else f"{base}_{k}"
             walk(child, f"{path}/{key}" if path else key)
 
     walk(model, "")
     return out
-
-
-def _is_graph_network(layer) -> bool:
-    from graphc.models import Functional, Sequential
-
-    return isinstance(layer, (Functional, Sequential))

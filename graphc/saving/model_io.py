@@ -4,7 +4,9 @@ Archive members (all names generated here, never taken from user strings):
 
     metadata.json            format name and version, graphc version
     config.json              {"model": architecture, "compile_config": ..., "optimizer": ...}
-    weights/manifest.json    [{"layer", "name", "shape", "dtype", "file"}], one per variable
+    weights/manifest.json    [{"layer", "name", "shape", "dtype", "file", "path"}], one per variable:
+                             "layer" is the structural path (``config.layer_paths``), "path" the
+                             variable's own path (its layer's name), for people reading the file
     weights/00000.npy ...    the arrays, ``.npy`` without pickle
     optimizer/manifest.json  {"iterations": n, "state": [{"key", "shape", "dtype", "file"}]}
     optimizer/00000.npy ...  the optimizer's state arrays
@@ -41,7 +43,7 @@ def _weights_members(model) -> list[tuple[str, bytes]]:
         file = f"weights/{i:05d}.npy"
         value = np.asarray(var.value)
         manifest.append({"layer": layer_path, "name": name, "shape": list(value.shape), "dtype": value.dtype.name,
-                         "file": file})
+                         "file": file, "path": var.path})
         members.append((file, encode_array(value)))
     return [("weights/manifest.json", dumps_json(manifest))] + members
 

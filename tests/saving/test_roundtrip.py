@@ -253,3 +253,62 @@ def test_failed_weights_load_changes_nothing(tmp_path):
         other.load_weights(tmp_path / "w.weights.graphc")
     for a, b in zip(before, other.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_nested_sequential_and_functional(tmp_path):
+    x = np.random.default_rng(0).random((2, 5), dtype=np.float32)
+    inner = graphc.Sequential([layers.Dense(4, activation="relu"), layers.Dense(3)], name="inner_seq")
+    inp = graphc.Input((5,))
+    outer = graphc.Model(inp, layers.Dense(2)(inner(inp)))
+    outer.save(tmp_path / "a.graphc")
+    np.testing.assert_array_equal(load_model(tmp_path / "a.graphc").predict(x), outer.predict(x))
+    fi = graphc.Input((5,))
+    func = graphc.Model(fi, layers.Dense(4)(fi), name="f_in")
+    seq = graphc.Sequential([graphc.Input((5,)), func, layers.Dense(2)])
+    seq.save(tmp_path / "b.graphc")
+    loaded = load_model(tmp_path / "b.graphc")
+    np.testing.assert_array_equal(loaded.predict(x), seq.predict(x))
+    assert summary_text(loaded) == summary_text(seq)
+
+
+@register_serializable(package="tests_roundtrip")
+class _Scale(graphc.Layer):
+    def build(self, shape):
+        self.w = self.add_weight((shape[-1],), "ones", "w")
+
+    def call(self, x):
+        return graphc.ops.mul(x, self.w)
+
+
+@register_serializable(package="tests_roundtrip")
+class _Blocks(graphc.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.block = graphc.Sequential([layers.Dense(4), _Scale()])
+        self.head = layers.Dense(2)
+
+    def call(self, x):
+        return self.head(self.block(x))
+
+
+def test_subclassed_model_with_inner_sequential_and_custom_weights(tmp_path):
+    x = np.random.default_rng(0).random((2, 5), dtype=np.float32)
+    layers.Dense(1)  # shift the name counters, so the rebuilt layers get other generated names
+    model = _Blocks()
+    model(x)
+    model.layers[0].layers[1].w.assign(np.arange(4, dtype=np.float32))
+    model.save(tmp_path / "s.graphc")
+    loaded = load_model(tmp_path / "s.graphc")
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    assert [w.path for w in loaded.weights] == [w.path for w in model.weights]
+
+
+def test_weights_load_into_a_model_built_with_other_generated_names(tmp_path):
+    model, x = seed_models.mlp()
+    model.save_weights(tmp_path / "w.weights.graphc")
+    for _ in range(3):
+        layers.Dense(1)  # a later session: the next Dense layers are dense_6, dense_7, ...
+    again, _ = seed_models.mlp()
+    assert [layer.name for layer in again.layers[1:]] != [layer.name for layer in model.layers[1:]]
+    again.load_weights(tmp_path / "w.weights.graphc")
+    np.testing.assert_array_equal(again.predict(x), model.predict(x))
