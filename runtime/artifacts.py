@@ -168,7 +168,10 @@ def _optimizer_model(optimizer, dtype: int, ir_version: int, opset: int):
     elif kind == "SGD" and not getattr(optimizer, "momentum", 0.0):
         node = helper.make_node("SGDOptimizerV2", ["learning_rate", "params", "gradients"], ["update_completed"],
                                 name="SGDOptimizerV2", domain=TRAINING_DOMAIN)
-        inputs = [lr, seq("params"), seq("gradients")]
+        # onnxruntime-training checks the graph inputs against this list for SGD too (step and the
+        # moments are unused by the node), as generate_artifacts writes them
+        inputs = [lr, helper.make_tensor_value_info("step", TensorProto.INT64, [1]), seq("params"), seq("gradients"),
+                  seq("first_order_moments")]
         outputs = [helper.make_tensor_value_info("update_completed", TensorProto.BOOL, [1])]
     else:
         raise NotImplementedError(f"export_training_artifacts: onnxruntime-training has optimizers AdamW and SGD "
