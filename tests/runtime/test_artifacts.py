@@ -165,15 +165,16 @@ def test_model_method_delegates(tmp_path):
     assert set(paths) == {"training_model", "eval_model", "optimizer_model", "checkpoint"}
 
 
-@pytest.mark.parametrize("make_optimizer,lr", [(lambda: graphc.optimizers.SGD(learning_rate=0.1), 0.1),
-                                               (lambda: graphc.optimizers.Adam(learning_rate=0.01), 0.01)],
-                         ids=["sgd", "adam"])
-def test_trains_with_onnxruntime_training(make_optimizer, lr, tmp_path):
+@pytest.mark.parametrize("make_optimizer,lr,frozen", [
+    (lambda: graphc.optimizers.SGD(learning_rate=0.1), 0.1, False),
+    (lambda: graphc.optimizers.SGD(learning_rate=0.1), 0.1, True),
+    (lambda: graphc.optimizers.Adam(learning_rate=0.01), 0.01, False)], ids=["sgd", "sgd_frozen_first", "adam"])
+def test_trains_with_onnxruntime_training(make_optimizer, lr, frozen, tmp_path):
     """Three steps through onnxruntime-training's Module/Optimizer equal graphc's stock backend."""
     api = pytest.importorskip("onnxruntime.training.api", reason="onnxruntime-training is not installed "
                               "(it needs its own environment; see this file's docstring)")
     x, y = batch(24)
-    model = mlp(make_optimizer())
+    model = mlp(make_optimizer(), frozen_first=frozen)
     paths = export_training_artifacts(model, tmp_path)
     state = api.CheckpointState.load_checkpoint(paths["checkpoint"])
     module = api.Module(paths["training_model"], state, paths["eval_model"], device="cpu")
@@ -192,7 +193,7 @@ def test_trains_with_onnxruntime_training(make_optimizer, lr, tmp_path):
     history = model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
     assert np.isfinite(losses).all()
     np.testing.assert_allclose(np.mean(losses), history.history["loss"][0], rtol=1e-4)
-    for w in model.trainable_weights:
+    for w in model.weights:  # frozen ones included: they must not move
         # Adam divides by sqrt(v) + eps: float32 rounding in near-zero gradients shows at ~1e-5
         np.testing.assert_allclose(state.parameters[w.path].data, w.numpy(), rtol=1e-4, atol=5e-5)
     np.testing.assert_allclose(eval_loss, model.evaluate(x[:8], y[:8], verbose=0), rtol=1e-4)
