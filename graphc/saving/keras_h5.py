@@ -226,12 +226,9 @@ def load_weights_h5(model, filepath: str, skip_mismatch: bool = False) -> None:
             if group is None:
                 if skip_mismatch:
                     continue
-                near = [p for p in available if p.rsplit("/", 2)[0].endswith(group_path.rsplit("/", 2)[-2])] \
-                    if "/" in group_path else []
                 raise FileFormatError(
                     f"{filepath}: no group {group_path!r} for layer \"{layer.name}\" ({type(layer).__name__}, "
-                    f"{len(variables)} variables). Groups in the file: {sorted(available)[:12]}"
-                    + (f"; similar: {near}" if near else ""))
+                    f"{len(variables)} variables). Groups with weights in the file: {sorted(available)[:12]}")
             used.add(group_path)
             keys = sorted(group.keys(), key=lambda k: int(k) if k.isdigit() else -1)
             if keys != [str(i) for i in range(len(variables))]:
