@@ -1,7 +1,7 @@
 """Finding a dataset file: a path the user gives, the cache, or a download with a checksum.
 
 The cache is ``~/.graphc/datasets`` unless ``GRAPHC_DATASETS_DIR`` or a ``cache_dir=`` argument
-says otherwise. Downloads go to a temporary file in the cache folder, are checked against the
+says otherwise; a copy already in Keras' own cache (``~/.keras/datasets``) is used as it is. Downloads go to a temporary file in the cache folder, are checked against the
 SHA-256 published for Keras' copy, and only then renamed into place, so an interrupted download
 never leaves a half file that looks complete.
 """
@@ -32,12 +32,18 @@ class RemoteFile:
     fname: str
     url: str
     sha256: str | None = None
+    keras_names: tuple = ()  # where Keras' own cache (~/.keras/datasets) keeps it, if elsewhere
 
 
 def cache_dir(override: str | os.PathLike | None = None) -> str:
     """The folder holding downloaded datasets (created on demand)."""
     folder = override or os.environ.get(ENV_VAR) or DEFAULT_CACHE
     return os.path.abspath(os.path.expanduser(os.fspath(folder)))
+
+
+def keras_cache_dir() -> str:
+    """Keras' dataset cache (``$KERAS_HOME/datasets``, ``~/.keras/datasets``): reused when it holds the file."""
+    return os.path.join(os.path.expanduser(os.environ.get("KERAS_HOME", os.path.join("~", ".keras"))), "datasets")
 
 
 def sha256_of(path: str, chunk: int = 1 << 20) -> str:
@@ -110,12 +116,17 @@ def get_file(remote: RemoteFile, dataset: str, path=None, cache_dir_override=Non
     folder = cache_dir(cache_dir_override)
     if path is not None:
         path = os.path.expanduser(os.fspath(path))
-        for candidate in (path, os.path.join(folder, path)):
+        for candidate in (path, os.path.join(folder, path), os.path.join(keras_cache_dir(), path)):
             if os.path.isfile(candidate) or os.path.isdir(candidate):
                 return os.path.abspath(candidate)
         dest = os.path.join(folder, path) if not os.path.isabs(path) else path
     else:
         dest = os.path.join(folder, remote.fname)
+        if not os.path.exists(dest):
+            for name in (remote.fname,) + tuple(remote.keras_names):
+                candidate = os.path.join(keras_cache_dir(), name)
+                if os.path.exists(candidate):
+                    return candidate
         if os.path.isfile(dest):
             if remote.sha256 and sha256_of(dest) != remote.sha256:
                 warnings.warn(f"{dataset}: {dest} does not have the SHA-256 of Keras' published file "

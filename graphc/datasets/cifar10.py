@@ -7,7 +7,8 @@ from ._cifar import load_cifar
 from ._files import RemoteFile, get_file
 
 REMOTE = RemoteFile("cifar-10-python.tar.gz", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
-                    "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce")
+                    "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",
+                    keras_names=("cifar-10-batches-py", "cifar-10-batches-py.tar.gz"))
 BINARY = {"train": [f"data_batch_{i}.bin" for i in range(1, 6)], "test": "test_batch.bin", "label_bytes": 1,
           "label_index": 0}
 

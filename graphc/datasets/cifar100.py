@@ -7,7 +7,8 @@ from ._cifar import load_cifar
 from ._files import RemoteFile, get_file
 
 REMOTE = RemoteFile("cifar-100-python.tar.gz", "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
-                    "85cd44d02ba6437773c5bbd22e183051d648de2e7d6b014e1ef29b855ba677a7")
+                    "85cd44d02ba6437773c5bbd22e183051d648de2e7d6b014e1ef29b855ba677a7",
+                    keras_names=("cifar-100-python", "cifar-100-python.tar.gz"))
 
 
 def load_data(label_mode: str = "fine", path: str | None = None, cache_dir: str | None = None, verbose: bool = True):

@@ -26,6 +26,7 @@ def no_network(monkeypatch, tmp_path):
 
     monkeypatch.setattr(_files.urllib.request, "urlopen", offline)
     monkeypatch.setenv("GRAPHC_DATASETS_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
 
 
 _real_urlopen = _files.urllib.request.urlopen
@@ -242,3 +243,17 @@ def test_to_categorical_with_dataset_labels(tmp_path):
     one_hot = to_categorical(y, 10)
     assert one_hot.shape == (10, 10)
     np.testing.assert_array_equal(one_hot.argmax(axis=1), y[:, 0])
+
+
+def test_keras_cache_is_reused(tmp_path):
+    keras_datasets = tmp_path / "keras_home" / "datasets"
+    os.makedirs(keras_datasets)
+    make_mnist(keras_datasets / "mnist.npz", n_train=2)
+    make_cifar10(tmp_path / "c.tar.gz")
+    with tarfile.open(tmp_path / "c.tar.gz") as tar:
+        tar.extractall(keras_datasets, filter="data")  # Keras keeps the extracted cifar-10-batches-py folder
+    (x, _), _ = mnist.load_data()
+    assert x.shape == (2, 28, 28)
+    (xc, _), _ = cifar10.load_data()
+    assert xc.shape == (10, 32, 32, 3)
+    assert not os.path.exists(tmp_path / "cache")  # nothing downloaded or copied
