@@ -205,3 +205,16 @@ def test_seed_models_continue_training_after_load(make, tmp_path):
     assert got == expected
     for a, b in zip(model.get_weights(), loaded.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_model_checkpoint_writes_keras_weights_files(tmp_path):
+    pytest.importorskip("h5py")
+    x, y = data()
+    model = build("sgd")
+    ckpt = str(tmp_path / "ckpt-{epoch:02d}.weights.h5")
+    model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0,
+              callbacks=[graphc.callbacks.ModelCheckpoint(ckpt, save_weights_only=True)])
+    fresh = build("sgd")
+    fresh.load_weights(str(tmp_path / "ckpt-02.weights.h5"))
+    for a, b in zip(model.get_weights(), fresh.get_weights()):
+        np.testing.assert_array_equal(a, b)
