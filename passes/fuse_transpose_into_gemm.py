@@ -1,13 +1,16 @@
-"""FuseTransposeIntoGemm: a 2-D Transpose feeding Gemm's A or B becomes Gemm's trans flag.
+"""FuseTransposeIntoGemm: a 2-D Transpose feeding Gemm's (or a 2-D MatMul's) A or B becomes Gemm's
+trans flag (onnxruntime's "GemmTransposeFusion" / "MatmulTransposeFusion", in standard ONNX).
 
 Rewrites:
     Gemm(Transpose(a, perm=(1, 0)), b, c){transA=t} -> Gemm(a, b, c){transA=1-t}
     Gemm(a, Transpose(b, perm=(1, 0)), c){transB=t} -> Gemm(a, b, c){transB=1-t}
+    MatMul(Transpose(a), b) / MatMul(a, Transpose(b)), float, rank 2 -> Gemm(a, b){transA / transB}
+        (the pattern gradient graphs are full of: dA = dY @ B^T, dB = A^T @ dY)
 The Transpose is removed once nothing else reads it.
 """
 from __future__ import annotations
 
-from graphc.ir import Graph
+from graphc.ir import Graph, is_float
 
 from .base import Pass, PassResult
 from .rewrite import NoMatch, add_op, replace_node, topological_nodes
@@ -29,20 +32,31 @@ class FuseTransposeIntoGemm(Pass):
         fused = 0
         self.near_misses = {}
         for node in topological_nodes(graph):
-            if node.op != "Gemm" or node.id not in graph.nx:
+            if node.op not in ("Gemm", "MatMul") or node.id not in graph.nx:
                 continue
-            inputs, attrs, n = list(node.inputs), dict(node.attrs), 0
-            for port, flag in ((0, "transA"), (1, "transB")):
-                if _is_transpose_2d(inputs[port]):
-                    inputs[port] = inputs[port].node.inputs[0]
-                    attrs[flag] = 0 if attrs.get(flag, 0) else 1
-                    if not attrs[flag]:
-                        del attrs[flag]
-                    n += 1
-            if not n:
-                self.near_misses[node.id] = NoMatch("neither A nor B is a 2-D Transpose").reason
+            m = self.match(node)
+            if isinstance(m, NoMatch):
+                self.near_misses[node.id] = m.reason
                 continue
+            inputs, attrs, n = m
             gemm = add_op(graph, "Gemm", inputs, attrs, node.scope)
             replace_node(graph, node, gemm.outputs)
             fused += n
         return PassResult(graph, fused > 0, {"fused": fused})
+
+    def match(self, node):
+        if node.op == "MatMul":
+            a, b = node.inputs
+            if a.type.rank != 2 or b.type.rank != 2 or not is_float(a.dtype):
+                return NoMatch("MatMul is not a float 2-D product")
+        inputs, attrs, n = list(node.inputs), dict(node.attrs), 0
+        for port, flag in ((0, "transA"), (1, "transB")):
+            if _is_transpose_2d(inputs[port]):
+                inputs[port] = inputs[port].node.inputs[0]
+                attrs[flag] = 0 if attrs.get(flag, 0) else 1
+                if not attrs[flag]:
+                    del attrs[flag]
+                n += 1
+        if not n:
+            return NoMatch("neither A nor B is a 2-D Transpose")
+        return inputs, attrs, n

@@ -21,3 +21,20 @@ def test_does_not_fire_without_transpose():
     p = FuseTransposeIntoGemm()
     check_pass(p, build(lambda x: O.gemm(x, const(W.T)), {"x": (2, 4)}), fires=False)
     assert "neither A nor B" in " ".join(p.near_misses.values())
+
+
+def test_gradient_style_matmuls_become_gemm():
+    def before(dy, a):
+        return O.matmul(dy, O.transpose(const(W), (1, 0))), O.matmul(O.transpose(a, (1, 0)), dy)
+
+    def expected(dy, a):
+        return O.gemm(dy, const(W), transB=1), O.gemm(a, dy, transA=1)
+
+    ins = {"dy": (5, 4), "a": (5, 3)}
+    check_pass(FuseTransposeIntoGemm(), build(before, ins), build(expected, ins))
+
+
+def test_does_not_fire_on_batched_matmul():
+    p = FuseTransposeIntoGemm()
+    check_pass(p, build(lambda x: O.matmul(O.transpose(x, (0, 2, 1)), x), {"x": (2, 3, 3)}), fires=False)
+    assert "not a float 2-D product" in " ".join(p.near_misses.values())
