@@ -4,8 +4,10 @@ The step graph reads state inputs (parameters, optimizer state, the iteration co
 statistics) and writes their next values as outputs. Binding an output to its own input's buffer
 gives wrong numbers in stock onnxruntime (the planner does not know about the alias), so the state
 lives in two sets of OrtValues, A and B: even steps read A and write B, odd steps the reverse. Two
-IOBindings are built once; each step binds only the batch, the learning rate and the fetched
-outputs. Read-only inputs (frozen weights) are bound to one OrtValue in both bindings.
+IOBindings are built once; each step binds only the batch and the learning rate. The fetched outputs
+(loss, predictions) are written into host buffers allocated once per batch shape. Read-only inputs
+(frozen weights) are bound to one OrtValue in both bindings. On CUDA the state OrtValues live on
+the GPU and only the batch and the fetches cross to and from the host.
 
 The batch dimension is symbolic, so one session serves every batch size (the last partial batch
 included). State is copied back to the host only when ``read_state`` is called.
@@ -43,7 +45,6 @@ class TrainStepExecutor:
         self.feeds = list(feeds)
         self.fetches = list(fetches)
         self._in_types = {i.name: i for i in self.session.get_inputs()}
-        self._out_names = [o.name for o in self.session.get_outputs()]
         paired = {i for i, _ in self.state_pairs}
         self.readonly = [n for n in initial_state if n not in paired]
         missing = [n for n in self._in_types if n not in initial_state and n not in self.feeds]
