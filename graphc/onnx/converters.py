@@ -330,50 +330,79 @@ def _conv_pads(ctx, x: Value, kernel, strides, dilations):
     return tuple(begin + end)
 
 
-def _conv(ctx):
-    x, w = ctx.input(0), ctx.input(1)
-    if x.type.rank != 4:
-        raise NotImplementedError(f"{ctx.node.op_type} is supported in 2-D (rank-4 input) only")
-    kernel = tuple(ctx.attrs.get("kernel_shape") or w.shape[2:])
-    if not all(isinstance(k, int) for k in kernel):
-        raise NotImplementedError("Conv with an unknown kernel size is not supported")
+def _spatial(ctx, x: Value, kernel):
+    """strides, dilations, pads for ``kernel`` (ONNX defaults, auto_pad resolved)."""
     strides = tuple(ctx.attrs.get("strides") or (1,) * len(kernel))
     dilations = tuple(ctx.attrs.get("dilations") or (1,) * len(kernel))
-    pads = _conv_pads(ctx, x, kernel, strides, dilations)
-    ins = [v for v in ctx.inputs]
+    return strides, dilations, _conv_pads(ctx, x, kernel, strides, dilations)
+
+
+def _lift_1d(ctx, op: str, x: Value, kernel, strides, dilations, pads):
+    """graphc's conv and pool ops are 2-D: a 1-D one runs on (N, C, 1, L) with a (1, K) kernel."""
+    if x.type.rank == 4:
+        return x, kernel, strides, dilations, pads
+    if x.type.rank != 3:
+        raise NotImplementedError(f"{op} is supported in 1-D and 2-D (rank-3 or rank-4 input) only")
+    x = ctx.emit("Unsqueeze", [x], axes=(2,))
+    return x, (1,) + kernel, (1,) + strides, (1,) + dilations, (0, pads[0], 0, pads[1])
+
+
+def _drop_1d(ctx, lifted: bool, out):
+    if not lifted:
+        return out
+    outs = out if isinstance(out, list) else [out]
+    outs = [ctx.emit("Squeeze", [v], axes=(2,)) for v in outs]
+    return outs if isinstance(out, list) else outs[0]
+
+
+def _conv(ctx):
+    op = ctx.node.op_type
+    x, w = ctx.input(0), ctx.input(1)
+    kernel = tuple(ctx.attrs.get("kernel_shape") or w.shape[2:])
+    if not all(isinstance(k, int) for k in kernel):
+        raise NotImplementedError(f"{op} with an unknown kernel size is not supported")
+    lifted = x.type.rank == 3
+    x, kernel, strides, dilations, pads = _lift_1d(ctx, op, x, kernel, *_spatial(ctx, x, kernel))
+    if lifted:
+        w = ctx.emit("Unsqueeze", [w], axes=(2,))
+    ins = [x, w] + list(ctx.inputs[2:])
     while ins and ins[-1] is None:
         ins.pop()
-    if ctx.node.op_type == "ConvTranspose":
+    group = int(ctx.attrs.get("group", 1))
+    if op == "ConvTranspose":
         if "output_shape" in ctx.attrs or ctx.attrs.get("auto_pad", "NOTSET") not in ("NOTSET", ""):
             raise NotImplementedError("ConvTranspose with output_shape or auto_pad is not supported")
-        return ctx.emit("ConvTranspose", ins, kernel_shape=kernel, strides=strides, pads=pads, dilations=dilations,
-                        group=int(ctx.attrs.get("group", 1)),
-                        output_padding=tuple(ctx.attrs["output_padding"]) if "output_padding" in ctx.attrs else None)
-    return ctx.emit("Conv", ins, kernel_shape=kernel, strides=strides, pads=pads, dilations=dilations,
-                    group=int(ctx.attrs.get("group", 1)))
+        out_pad = tuple(ctx.attrs["output_padding"]) if "output_padding" in ctx.attrs else None
+        if out_pad is not None and lifted:
+            out_pad = (0,) + out_pad
+        y = ctx.emit("ConvTranspose", ins, kernel_shape=kernel, strides=strides, pads=pads, dilations=dilations,
+                     group=group, output_padding=out_pad)
+    else:
+        y = ctx.emit("Conv", ins, kernel_shape=kernel, strides=strides, pads=pads, dilations=dilations, group=group)
+    return _drop_1d(ctx, lifted, y)
 
 
 def _pool(ctx):
     op = ctx.node.op_type
     x = ctx.input(0)
-    if x.type.rank != 4:
-        raise NotImplementedError(f"{op} is supported in 2-D (rank-4 input) only")
     kernel = tuple(ctx.attrs["kernel_shape"])
-    strides = tuple(ctx.attrs.get("strides") or (1,) * len(kernel))
-    dilations = tuple(ctx.attrs.get("dilations") or (1,) * len(kernel))
+    strides, dilations, pads = _spatial(ctx, x, kernel)
     if any(d != 1 for d in dilations):
         raise NotImplementedError(f"{op} with dilations is not supported")
     if ctx.attrs.get("ceil_mode", 0):
         raise NotImplementedError(f"{op} with ceil_mode=1 is not supported")
     if ctx.attrs.get("storage_order", 0):
         raise NotImplementedError("MaxPool with storage_order=1 is not supported")
-    pads = _conv_pads(ctx, x, kernel, strides, dilations)
+    lifted = x.type.rank == 3
+    x, kernel, strides, _, pads = _lift_1d(ctx, op, x, kernel, strides, dilations, pads)
     if op == "AveragePool":
-        return ctx.emit(op, [x], kernel_shape=kernel, strides=strides, pads=pads,
-                        count_include_pad=int(ctx.attrs.get("count_include_pad", 0)))
-    if len(ctx.node.output) > 1 and ctx.node.output[1]:
-        return ctx.emit("MaxPoolWithIndices", [x], kernel_shape=kernel, strides=strides, pads=pads)
-    return ctx.emit("MaxPool", [x], kernel_shape=kernel, strides=strides, pads=pads)
+        y = ctx.emit(op, [x], kernel_shape=kernel, strides=strides, pads=pads,
+                     count_include_pad=int(ctx.attrs.get("count_include_pad", 0)))
+    elif len(ctx.node.output) > 1 and ctx.node.output[1]:  # flat indices are the same over (N, C, 1, L)
+        y = ctx.emit("MaxPoolWithIndices", [x], kernel_shape=kernel, strides=strides, pads=pads)
+    else:
+        y = ctx.emit("MaxPool", [x], kernel_shape=kernel, strides=strides, pads=pads)
+    return _drop_1d(ctx, lifted, y)
 
 
 def _batch_norm(ctx):
