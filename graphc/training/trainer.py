@@ -35,7 +35,7 @@ class Trainer:
     # -- compile ----------------------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
                 run_eagerly: bool = False, steps_per_execution: int = 1, jit_compile="auto", device: str = "cpu",
-                **kwargs):
+                threads: int | None = None, **kwargs):
         """Configures training.
 
         Args:
@@ -45,6 +45,8 @@ class Trainer:
             loss_weights: scalar, list or dict of per-output loss coefficients.
             metrics: list of names/Metrics; for several outputs a nested list or dict by output.
             device: ``"cpu"`` or ``"cuda"`` (falls back to the CPU with a warning).
+            threads: onnxruntime intra-op threads for the training and evaluation sessions
+                (onnxruntime's default, one per core, when None).
         """
         if kwargs:
             raise TypeError(f"compile: unexpected keyword argument(s) {sorted(kwargs)}")
@@ -57,6 +59,7 @@ class Trainer:
                               "weighted_metrics": weighted_metrics}
         self.loss = loss
         self._device = device
+        self._threads = threads
         self.compiled = True
         self._compile_version = getattr(self, "_compile_version", 0) + 1
         self._resolved = None
@@ -86,7 +89,7 @@ class Trainer:
         return {"optimizer": optimizers_mod.serialize(self.optimizer), "loss": ser(args["loss"], losses_mod),
                 "loss_weights": args["loss_weights"], "metrics": ser(args["metrics"], metrics_mod),
                 "weighted_metrics": ser(args["weighted_metrics"], metrics_mod),
-                "device": getattr(self, "_device", "cpu")}
+                "device": getattr(self, "_device", "cpu"), "threads": getattr(self, "_threads", None)}
 
     def compile_from_config(self, config: dict) -> None:
         """Compiles from what ``get_compile_config`` returned."""
@@ -104,7 +107,7 @@ class Trainer:
         self.compile(optimizer=optimizers_mod.deserialize(config["optimizer"]), loss=de(config["loss"], losses_mod),
                      loss_weights=config.get("loss_weights"), metrics=de(config.get("metrics"), metrics_mod),
                      weighted_metrics=de(config.get("weighted_metrics"), metrics_mod),
-                     device=config.get("device", "cpu"))
+                     device=config.get("device", "cpu"), threads=config.get("threads"))
 
     def _require_compiled(self, what: str) -> None:
         if not getattr(self, "compiled", False) or getattr(self, "_compile_args", None) is None:
@@ -284,7 +287,8 @@ class Trainer:
             cache.clear()
             g, _, _, fetches = self._trace_with_loss(False)
             g.set_outputs([v for _, v in fetches], [n for n, _ in fetches])
-            exe = Executable(optimize(g, level=STEP_OPT_LEVEL), device=getattr(self, "_device", "cpu"))
+            exe = Executable(optimize(g, level=STEP_OPT_LEVEL), device=getattr(self, "_device", "cpu"),
+                             threads=getattr(self, "_threads", None))
             exe.fetch_names = [n for n, _ in fetches]
             exe.graph_ref = r["graph"]
             cache[key] = exe
@@ -551,7 +555,7 @@ class _TrainState:
         self.feeds = list(sig.batch_inputs) + [sig.learning_rate]
         self.fetch_index = {name: i for i, name in enumerate(sig.fetches)}
         self.executor = TrainStepExecutor(self.proto, sig.state_pairs, initial, self.feeds, sig.fetches,
-                                          device=device)
+                                          device=device, threads=getattr(model, "_threads", None))
         self.host = {n: v._value for n, v in params.items()}
         self.iterations = int(self.optimizer._iterations)
         self.opt_version = self.optimizer._version
