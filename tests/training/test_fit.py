@@ -1,6 +1,5 @@
 """compile / fit / evaluate / train_on_batch behaviour: learning, logs, History, validation, batching,
 frozen layers, callbacks, weights and errors."""
-import warnings
 
 import numpy as np
 import pytest
