@@ -450,8 +450,6 @@ def _prelu(ctx):
 
 
 def _layer_norm(ctx):
-    if len([o for o in ctx.node.output if o]) > 1:
-        raise NotImplementedError("LayerNormalization's Mean and InvStdDev outputs are not supported")
     ins = list(ctx.inputs)
     while ins and ins[-1] is None:
         ins.pop()

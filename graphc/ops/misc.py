@@ -7,7 +7,7 @@
   ArgMax, ArgMin.
 * Shapes and data: Split, Tile, ConstantOfShape, Range, Size, DepthToSpace, SpaceToDepth.
 * More imported-model ops: LRN, Shrink, IsInf, Einsum, GatherElements, Trilu, CumSum, Hardmax,
-  LayerNormalization (Y only), TopK, OneHot.
+  LayerNormalization, TopK, OneHot.
 * onnxruntime contrib ops (domain ``com.microsoft``), made only by the level-3 pipeline when the
   user allows them: FusedConv, FusedGemm (an activation applied to the op's result) and
   FusedMatMul (MatMul with transposed operands and a scale).
@@ -537,21 +537,24 @@ class Hardmax(OpDef):
 
 @_register
 class LayerNormalization(OpDef):
-    """Y = (X - mean) / sqrt(var + epsilon) * Scale + B over the axes from ``axis`` on (Y only)."""
+    """(Y, Mean, InvStdDev): Y = (X - mean) / sqrt(var + epsilon) * Scale + B over the axes from
+    ``axis`` on; Mean and InvStdDev keep those axes as 1 (float32 with ``stash_type=1``)."""
 
     differentiable = False
 
     def infer(self, x, scale, b=None, axis=-1, epsilon=1e-5, stash_type=1):
-        normalize_axis(axis, x.rank)
-        return x
+        a = normalize_axis(axis, x.rank)
+        stat = TensorType("float32" if stash_type == 1 else x.dtype, x.shape[:a] + (1,) * (x.rank - a))
+        return x, stat, stat
 
     def ref(self, x, scale, b=None, axis=-1, epsilon=1e-5, stash_type=1):
         axes = tuple(range(axis % x.ndim, x.ndim))
-        xf = x.astype(np.float64) if stash_type == 1 else x
+        xf = x.astype(np.float64)
         mean = xf.mean(axis=axes, keepdims=True)
-        var = np.square(xf - mean).mean(axis=axes, keepdims=True)
-        y = (xf - mean) / np.sqrt(var + epsilon) * scale
-        return (y + b if b is not None else y).astype(x.dtype)
+        inv = 1 / np.sqrt(np.square(xf - mean).mean(axis=axes, keepdims=True) + epsilon)
+        y = (xf - mean) * inv * scale
+        stat = np.float32 if stash_type == 1 else x.dtype
+        return (y + b if b is not None else y).astype(x.dtype), mean.astype(stat), inv.astype(stat)
 
     def lower(self, ctx, node):
         if ctx.opset < 17:
