@@ -47,7 +47,11 @@ class FuseConsecutiveReshapes(Pass):
                 self.near_misses[node.id] = m.reason
                 continue
             x, shape = m
-            new = add_op(graph, "Reshape", [x], {"shape": shape}, node.scope)
+            try:
+                new = add_op(graph, "Reshape", [x], {"shape": shape}, node.scope)
+            except ValueError as e:
+                self.near_misses[node.id] = f"the collapsed Reshape is invalid: {e}"
+                continue
             if new.outputs[0].shape != node.outputs[0].shape:
                 graph.nx.remove_node(new.id)
                 self.near_misses[node.id] = "the collapsed Reshape would infer a different shape"

@@ -82,3 +82,13 @@ def test_does_not_duplicate_a_constant_that_stays():
     p = FoldConstants()
     check_pass(p, build(before, {"x": (2, 64)}), fires=False)
     assert any("bloat" in r for r in p.near_misses.values())
+
+
+def test_reference_errors_leave_the_node_for_run_time():
+    def before(x):
+        return O.add(x, O.gather(const(np.ones((3,))), const(np.array([5]), np.int64)))  # index out of range
+
+    p = FoldConstants()
+    r = p.run(build(before, {"x": (1,)}))
+    assert not r.modified
+    assert any("reference failed: IndexError" in m for m in p.near_misses.values())
