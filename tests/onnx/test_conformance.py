@@ -68,3 +68,30 @@ def test_node_case_floor(node_cases):
     if len(node) < len(node_cases):
         pytest.skip("the node shards did not all run in this process")
     assert sum(o.status == "pass" for o in node) >= MIN_PASSING["node"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("shard", range(SHARDS))
+def test_debug_mode_over_conformance_graphs(node_cases, shard):
+    """Every importable conformance graph through the level-3 onnxruntime pipeline in debug mode:
+    IR verified and numbers compared (NumPy interpreter, random inputs) after every pass."""
+    import numpy as np
+
+    from graphc.onnx import import_model
+    from passes import NumericsCheck, PassManager, pipeline
+
+    cases = (node_cases + C.packaged_cases())[shard::SHARDS]
+    bad = []
+    for case in cases:
+        try:
+            graph = import_model(case.model)
+        except NotImplementedError:
+            continue
+        passes = pipeline(3, export=True, target="onnxruntime", allow_contrib=True, strict=True)
+        manager = PassManager(passes, verify_each=True, instruments=[NumericsCheck()], strict=True)
+        try:
+            with np.errstate(all="ignore"):
+                manager.run(graph)
+        except Exception as e:  # the pass and node are in the message
+            bad.append(f"{case.suite}/{case.name}: {type(e).__name__}: {e}")
+    assert not bad, "\n".join(bad)
