@@ -32,7 +32,14 @@ RESULTS: list = []
 
 @pytest.fixture(scope="session")
 def node_cases(request):
-    folder = request.config.cache.mkdir("graphc_onnx_node_cases")
+    cache = getattr(request.config, "cache", None)  # None under -p no:cacheprovider
+    if cache is not None:
+        folder = str(cache.mkdir("graphc_onnx_node_cases"))
+    else:
+        import tempfile
+
+        folder = os.path.join(tempfile.gettempdir(), "graphc_onnx_node_cases")
+        os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, f"onnx-{onnx.__version__}.pkl")
     if os.path.exists(path):
         with open(path, "rb") as f:
