@@ -96,7 +96,8 @@ _SAME = ("Abs", "Neg", "Relu", "Sigmoid", "Tanh", "Exp", "Log", "Sqrt", "Recipro
          "ThresholdedRelu", "Celu", "Mish", "Gelu", "Add", "Sub", "Mul", "Div", "Pow", "Equal", "Greater", "Less",
          "GreaterOrEqual", "LessOrEqual", "And", "Or", "Xor", "Mod", "Where", "MatMul", "Gemm",
          "GlobalAveragePool", "GlobalMaxPool", "Size", "DepthToSpace", "SpaceToDepth", "ArgMax", "ArgMin",
-         "LRN", "Shrink", "IsInf", "Einsum", "GatherElements", "Hardmax")
+         "LRN", "Shrink", "IsInf", "Einsum", "GatherElements", "Hardmax", "NegativeLogLikelihoodLoss",
+         "SoftmaxCrossEntropyLoss")
 
 
 def _same(ctx):

@@ -91,3 +91,12 @@ def test_imported_model_ops():
     check_op("TopK", [X], {"k": 2, "axis": 1})
     check_op("TopK", [X], {"k": 3, "largest": 0})
     check_op("OneHot", [np.array([[0, 2], [-1, 5]], np.int64), np.float32([0, 3])], {"depth": 4, "axis": 1})
+
+
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+def test_loss_ops(reduction):
+    scores = rng.standard_normal((3, 5, 2)).astype(np.float32)
+    labels = np.array([[0, 4], [2, 1], [3, 3]], np.int64)
+    weights = np.float32([1, 2, 0.5, 1, 3])
+    check_op("NegativeLogLikelihoodLoss", [scores, labels, weights], {"reduction": reduction, "ignore_index": 1})
+    check_op("SoftmaxCrossEntropyLoss", [scores, labels], {"reduction": reduction})
