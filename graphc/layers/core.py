@@ -15,6 +15,12 @@ class Dense(Layer):
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
+        for what, v in (("kernel_regularizer", kernel_regularizer), ("bias_regularizer", bias_regularizer),
+                        ("activity_regularizer", activity_regularizer), ("kernel_constraint", kernel_constraint),
+                        ("bias_constraint", bias_constraint)):
+            if v is not None:
+                raise NotImplementedError(f"Dense: {what} is not supported yet; add the penalty to the loss "
+                                          "or clip weights in a callback instead")
         if not isinstance(units, int) or units <= 0:
             raise ValueError(f"Dense: units must be a positive int, received {units!r}")
         self.units = units

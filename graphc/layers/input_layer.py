@@ -26,6 +26,8 @@ class InputLayer(Layer):
 
     def __init__(self, shape=None, batch_size=None, dtype="float32", name=None, batch_shape=None, sparse=None,
                  input_shape=None, **kwargs):
+        if sparse:
+            raise NotImplementedError("InputLayer: sparse inputs are not supported; pass a dense array")
         if shape is None and input_shape is not None:
             shape = input_shape
         if batch_shape is not None:
@@ -60,5 +62,6 @@ class InputLayer(Layer):
 
 def Input(shape=None, batch_size=None, dtype="float32", name=None, batch_shape=None, sparse=None) -> KerasTensor:
     """A symbolic input tensor: ``Input(shape=(784,))`` has shape ``(None, 784)``."""
-    layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name, batch_shape=batch_shape)
+    layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name, batch_shape=batch_shape,
+                       sparse=sparse)
     return layer.output

@@ -11,11 +11,22 @@ class Flatten(Layer):
 
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
+        if data_format not in (None, "channels_last", "channels_first"):
+            raise ValueError(f"Flatten: data_format must be 'channels_last' or 'channels_first', received "
+                             f"{data_format!r}")
+        self.data_format = data_format or "channels_last"
 
     def call(self, inputs):
-        if inputs.type.rank < 2:
+        rank = inputs.type.rank
+        if rank < 2:
             raise ValueError(f'Layer "{self.name}" needs an input of rank >= 2, received shape {inputs.shape}')
+        if self.data_format == "channels_first" and rank > 2:
+            # channels-last element order, so Dense weights keep their meaning across data formats
+            inputs = ops.transpose(inputs, (0,) + tuple(range(2, rank)) + (1,))
         return ops.flatten(inputs, axis=1)
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}
 
 
 class Reshape(Layer):

@@ -152,6 +152,7 @@ class Model(Trainer, Layer):
 
     def predict(self, x, batch_size: int | None = None, verbose="auto", steps=None, callbacks=None, device=None):
         """Runs the model on ``x`` in onnxruntime, ``batch_size`` rows at a time (32 by default)."""
+        self._ensure_built_for(x)  # a Sequential or subclassed model not built yet builds from x's shape
         exe = self._executable(device)
         feeds = data_utils.standardize_inputs(self, x, "x")
         n = data_utils.num_rows(feeds, "x")

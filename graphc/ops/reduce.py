@@ -140,8 +140,11 @@ class ReduceProdInt(OpDef):
         return np.asarray(np.prod(x), x.dtype)
 
     def lower(self, ctx, node):
-        # no axes: every opset reduces the whole vector (opset 18 moved axes to an optional input)
-        ctx.emit("ReduceProd", ctx.inputs, ctx.outputs, keepdims=0)
+        # In float64 (exact for counts below 2**53): onnxruntime's CUDA ReduceProd has no int64 kernel.
+        # No axes: every opset reduces the whole vector (opset 18 moved axes to an optional input).
+        as_float = ctx.emit("Cast", ctx.inputs, 1, to=ctx.onnx_dtype("float64"))
+        prod = ctx.emit("ReduceProd", as_float, 1, keepdims=0)
+        ctx.emit("Cast", prod, ctx.outputs, to=ctx.onnx_dtype(node.outputs[0].dtype))
 
 
 def reduce_prod_int(x):

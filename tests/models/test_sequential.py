@@ -127,3 +127,25 @@ def test_seed004_sequential_convnet():
     check_golden("seed004_sequential_convnet", text)
     assert [r[1] for r in rows_of(text)] == ["(2, 26, 26, 32)", "(2, 24, 24, 32)", "(2, 18432)", "(2, 128)", "(2, 10)"]
     assert model.count_params() == 320 + 9_248 + 18_432 * 128 + 128 + 1_290
+
+
+def test_predict_builds_an_unbuilt_sequential_from_the_data():
+    model = keras.Sequential([layers.Dense(3, activation="relu"), layers.Dense(2)])
+    x = np.random.default_rng(0).random((5, 4), dtype=np.float32)
+    y = model.predict(x)
+    assert y.shape == (5, 2) and [w.shape for w in model.weights] == [(4, 3), (3,), (3, 2), (2,)]
+    np.testing.assert_allclose(y, model(x), rtol=1e-6)
+
+
+def test_flatten_channels_first_flattens_in_channels_last_order():
+    x = np.arange(2 * 3 * 2 * 2, dtype=np.float32).reshape(2, 3, 2, 2)
+    out = layers.Flatten(data_format="channels_first")(x)
+    np.testing.assert_array_equal(out, x.transpose(0, 2, 3, 1).reshape(2, -1))
+    np.testing.assert_array_equal(layers.Flatten()(x), x.reshape(2, -1))
+
+
+def test_unsupported_arguments_are_refused_not_ignored():
+    with pytest.raises(NotImplementedError, match="kernel_regularizer"):
+        layers.Dense(3, kernel_regularizer="l2")
+    with pytest.raises(NotImplementedError, match="sparse"):
+        keras.Input(shape=(3,), sparse=True)

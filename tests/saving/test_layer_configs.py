@@ -75,14 +75,7 @@ NOT_CONFIG = {"input_shape", "batch_input_shape", "input_dim_", "batch_size"}
 # Arguments Keras 3 itself accepts and drops (deprecated), so graphc may drop them too.
 KERAS3_DROPS = {("Embedding", "input_length"), ("InputLayer", "trainable")}
 # (class, argument): why the config drops it today. Strict xfails: remove an entry once fixed.
-_UNSUPPORTED = "accepted and silently ignored (not applied in training, not saved); should raise NotImplementedError"
-KNOWN_GAPS: dict[tuple[str, str], str] = {
-    **{("Dense", arg): _UNSUPPORTED for arg in ("kernel_regularizer", "bias_regularizer", "activity_regularizer",
-                                                "kernel_constraint", "bias_constraint")},
-    ("Flatten", "data_format"): "data_format='channels_first' is ignored (Keras transposes to channels-last "
-                                "order before flattening) and not saved",
-    ("InputLayer", "sparse"): "sparse=True is accepted, ignored and not saved",
-}
+KNOWN_GAPS: dict[tuple[str, str], str] = {}
 
 
 def layer_classes() -> dict[str, type]:
