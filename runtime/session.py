@@ -35,6 +35,11 @@ class Executable:
         self.output_names = [o.name for o in self.model.graph.output]
         self._feed_checks = feed_checks(graph)  # host-side checks of the feeds (Embedding id ranges)
         self._node_scopes = {n.name: n.name.rsplit("/", 1)[0] for n in self.model.graph.node}
+        if self.device == "cuda":
+            from .cuda_kernels import check_cuda_coverage
+
+            # name the op before onnxruntime refuses it (CPU fallback is disabled on CUDA)
+            check_cuda_coverage(self.model, what=f"graph {graph.name!r}")
         so = session_options(self.device, threads)
         try:
             self.session = ort.InferenceSession(self.model.SerializeToString(), so,
