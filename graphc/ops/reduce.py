@@ -140,6 +140,22 @@ class ReduceProdInt(OpDef):
         return np.asarray(np.prod(x), x.dtype)
 
     def lower(self, ctx, node):
+        n = node.inputs[0].shape[0]
+        if isinstance(n, int):
+            # A static-length vector (the usual case: sizes of chosen axes) multiplies element by
+            # element: integer Gather and Mul have kernels everywhere, whereas ReduceProd has no int64
+            # CUDA kernel and no float64 CPU kernel before onnxruntime 1.20 (onnxruntime-training 1.19).
+            if n == 0:
+                ctx.emit("Identity", [ctx.const(np.asarray(1, node.outputs[0].dtype), "one")], ctx.outputs)
+                return
+            items = [ctx.emit("Gather", [ctx.inputs[0], ctx.const(np.asarray(i, np.int64), "index")], 1, axis=0)[0]
+                     for i in range(n)]
+            prod = items[0]
+            for i, item in enumerate(items[1:], 2):
+                prod = ctx.emit("Mul", [prod, item], ctx.outputs if i == n else 1)[0]
+            if n == 1:
+                ctx.emit("Identity", [prod], ctx.outputs)
+            return
         # In float64 (exact for counts below 2**53): onnxruntime's CUDA ReduceProd has no int64 kernel.
         # No axes: every opset reduces the whole vector (opset 18 moved axes to an optional input).
         as_float = ctx.emit("Cast", ctx.inputs, 1, to=ctx.onnx_dtype("float64"))
