@@ -15,11 +15,12 @@ from .fuse_pad_into_conv import FusePadIntoConv
 from .fuse_transpose_into_gemm import FuseTransposeIntoGemm
 from .infer_shapes import InferShapes
 from .pipeline import LAYOUT_PASSES, optimize, pipeline, run_pipeline
+from .reuse_max_pool_indices import ReuseMaxPoolIndices
 
 __all__ = [
     "EliminateCommonSubexpressions", "EliminateDeadCode", "EliminateIdentity", "FixedPoint", "FixedPointError",
     "FoldConstants", "FoldConvBatchNorm", "FuseActivations", "FuseConsecutiveReshapes", "FuseConvAddBias",
     "FuseMatMulAdd", "FuseMatMulScale", "FusePadIntoConv", "FuseTransposeIntoGemm", "InferShapes", "Instrument",
     "LAYOUT_PASSES", "NumericsCheck", "NumericsError", "OpCountDiff", "Pass", "PassManager", "PassRecord",
-    "PassResult", "StageDumper", "format_table", "optimize", "pipeline", "register_stage_writer", "run_pipeline",
+    "PassResult", "ReuseMaxPoolIndices", "StageDumper", "format_table", "optimize", "pipeline", "register_stage_writer", "run_pipeline",
 ]

@@ -5,7 +5,8 @@
        EliminateCommonSubexpressions, EliminateDeadCode
     2  + fusions: CancelTransposes (the channels-last -> NCHW layout clean-up Keras-style models
        need), FuseConsecutiveReshapes, FuseMatMulAdd, FuseTransposeIntoGemm, FoldConvBatchNorm,
-       FuseConvAddBias, FusePadIntoConv, with the cleanup passes, to a fixed point
+       FuseConvAddBias, FusePadIntoConv, ReuseMaxPoolIndices (training graphs), with the cleanup
+       passes, to a fixed point
     3  + further layout passes (``LAYOUT_PASSES``) and target-specific rewrites: with
        ``target="onnxruntime"`` and ``allow_contrib=True``, the com.microsoft fusions FusedConv /
        FusedGemm / FusedMatMul
@@ -34,6 +35,7 @@ from .fuse_matmul_scale import FuseMatMulScale
 from .fuse_pad_into_conv import FusePadIntoConv
 from .fuse_transpose_into_gemm import FuseTransposeIntoGemm
 from .infer_shapes import InferShapes
+from .reuse_max_pool_indices import ReuseMaxPoolIndices
 
 #: Level-3 layout passes (channels-last -> NCHW: sink and cancel Transposes), as classes taking no
 #: arguments; each runs in the "layout" fixed-point group with the cleanup passes.
@@ -84,7 +86,7 @@ def pipeline(level: int = 1, export: bool = False, target: str = "onnx", allow_c
     if level >= 2:
         fusions = [CancelTransposes(), FuseConsecutiveReshapes(), FuseMatMulAdd(), FuseTransposeIntoGemm(),
                    FoldConvBatchNorm(include_params=export), FuseConvAddBias(include_params=export),
-                   FusePadIntoConv()]
+                   FusePadIntoConv(), ReuseMaxPoolIndices()]
         passes.append(FixedPoint(fusions + _cleanup(o), max_steps, "fusions", strict))
     if level >= 3:
         if LAYOUT_PASSES:

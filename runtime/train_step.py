@@ -11,13 +11,47 @@ the GPU and only the batch and the fetches cross to and from the host.
 
 The batch dimension is symbolic, so one session serves every batch size (the last partial batch
 included). State is copied back to the host only when ``read_state`` is called.
+
+Two ways to run a step:
+
+* ``run(feeds)`` binds host arrays each step and returns copies of the fetches: simple, safe.
+* ``plan(shapes)`` + ``run_plan(plan)``: the fit loop's path. A ``StepPlan`` owns host arrays for
+  the feeds and the fetches of one feed-shape signature; on the CPU the OrtValues bound to the
+  session share their memory, so the caller gathers the next batch straight into ``plan.feeds``,
+  runs, and reads ``plan.fetches`` without any per-step binding, allocation or copy. The fetch
+  arrays are overwritten by the next ``run_plan`` with that plan.
 """
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import onnxruntime as ort
 
 from .providers import providers_for, resolve_device, session_options
+
+
+_NP_TYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(float16)": np.float16,
+             "tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(bool)": np.bool_,
+             "tensor(uint8)": np.uint8, "tensor(int8)": np.int8}
+
+
+class StepPlan:
+    """Host buffers for one feed-shape signature, bound once (see the module docstring).
+
+    Attributes:
+        feeds: ``{feed name: array}`` to write the next step's inputs into (in place).
+        fetches: arrays of the fetched outputs, in ``fetches`` order, valid after ``run_plan``
+            until the next ``run_plan`` with this plan.
+    """
+
+    __slots__ = ("feeds", "fetches", "_feed_values", "_fetch_values")
+
+    def __init__(self, feeds: dict, feed_values: dict):
+        self.feeds = feeds
+        self.fetches: list = []
+        self._feed_values = feed_values
+        self._fetch_values = None  # known after the first run
 
 
 class TrainStepExecutor:
@@ -35,11 +69,11 @@ class TrainStepExecutor:
     def __init__(self, model, state_pairs, initial_state: dict, feeds, fetches, device: str = "cpu",
                  threads: int | None = None):
         self.device = resolve_device(device)
-        data = model if isinstance(model, (bytes, bytearray)) else model.SerializeToString()
-        so = session_options(self.device, threads)
-        # decaying optimizer moments drift into denormals over long runs, which are slow on x86
-        so.add_session_config_entry("session.set_denormal_as_zero", "1")
-        self.session = ort.InferenceSession(data, so, providers=providers_for(self.device))
+        self._data = model if isinstance(model, (bytes, bytearray)) else model.SerializeToString()
+        self.session = self._new_session(threads)
+        self.threads = threads
+        # with the thread count left to us, the first StepPlan times one thread against one per core
+        self._tune_threads = threads is None and self.device == "cpu" and (os.cpu_count() or 1) > 1
         self._ort_device = "cuda" if self.device == "cuda" else "cpu"
         self.state_pairs = list(state_pairs)
         self.feeds = list(feeds)
@@ -60,9 +94,16 @@ class TrainStepExecutor:
         self._readonly_values = {n: self._ortvalue(initial_state[n], ("ro", n)) for n in self.readonly}
         self._bindings = [self._make_binding(k) for k in (0, 1)]
         self._fetch_buffers: dict = {}   # feed shapes -> host OrtValues for the fetched outputs
-        self._bound_sig = [None, None]   # the feed shapes each binding's fetch buffers were bound for
+        self._bound_sig = [None, None]   # what each binding's feeds/fetches are bound to: a shape tuple or a plan
+        self._plans: dict = {}           # feed shapes -> StepPlan
         self._current = 0  # the set holding the latest state
         self.steps = 0
+
+    def _new_session(self, threads):
+        so = session_options(self.device, threads)
+        # decaying optimizer moments drift into denormals over long runs, which are slow on x86
+        so.add_session_config_entry("session.set_denormal_as_zero", "1")
+        return ort.InferenceSession(self._data, so, providers=providers_for(self.device))
 
     def _ortvalue(self, a: np.ndarray, key):
         # on the CPU an OrtValue made from an array shares its memory: always hand it a private copy
@@ -71,9 +112,9 @@ class TrainStepExecutor:
         self._host_buffers[key] = a
         return ort.OrtValue.ortvalue_from_numpy(a, self._ort_device, 0)
 
-    def _make_binding(self, k: int):
+    def _make_binding(self, k: int, session=None):
         """Binding k reads state set k and writes set 1 - k."""
-        binding = self.session.io_binding()
+        binding = (session or self.session).io_binding()
         src, dst = self._sets[k], self._sets[1 - k]
         for in_name, out_name in self.state_pairs:
             binding.bind_ortvalue_input(in_name, src[in_name])
@@ -89,6 +130,8 @@ class TrainStepExecutor:
         for name in self.feeds:
             binding.bind_cpu_input(name, feeds[name])
         sig = tuple(np.shape(feeds[name]) for name in self.feeds)
+        if isinstance(self._bound_sig[k], StepPlan):
+            self._bound_sig[k] = None  # the plan's fetch buffers are bound: rebind this call's
         buffers = self._fetch_buffers.get(sig)
         if buffers is None:
             # first step with these shapes: let onnxruntime allocate the fetches and learn their shapes
@@ -116,6 +159,103 @@ class TrainStepExecutor:
         self._current = 1 - self._current
         self.steps += 1
         return results
+
+    def plan(self, shapes: dict) -> StepPlan:
+        """The (cached) StepPlan for feeds of these shapes: ``{feed name: shape}``."""
+        key = tuple(tuple(shapes[name]) for name in self.feeds)
+        plan = self._plans.get(key)
+        if plan is None:
+            if len(self._plans) >= 8:
+                self._plans.clear()
+                self._bound_sig = [None, None]
+            arrays, values = {}, {}
+            for name in self.feeds:
+                dtype = _NP_TYPES.get(self._in_types[name].type)
+                if dtype is None:
+                    raise TypeError(f"TrainStepExecutor.plan: feed {name!r} has unsupported type "
+                                    f"{self._in_types[name].type}")
+                a = np.zeros(tuple(shapes[name]), dtype)
+                arrays[name] = a
+                # shares a's memory on the CPU; on CUDA the batch is copied to the device at run time
+                values[name] = ort.OrtValue.ortvalue_from_numpy(a, "cpu", 0)
+            plan = self._plans[key] = StepPlan(arrays, values)
+        return plan
+
+    def run_plan(self, plan: StepPlan) -> list:
+        """One step reading ``plan.feeds``; the fetches land in ``plan.fetches`` (overwritten next step)."""
+        k = self._current
+        binding = self._bindings[k]
+        if self._bound_sig[k] is not plan:
+            for name, v in plan._feed_values.items():
+                binding.bind_ortvalue_input(name, v)
+            if plan._fetch_values is not None:
+                for name, v in zip(self.fetches, plan._fetch_values):
+                    binding.bind_ortvalue_output(name, v)
+                self._bound_sig[k] = plan
+        if plan._fetch_values is None:
+            # first run: onnxruntime allocates the fetches, which tells their shapes
+            for name in self.fetches:
+                binding.bind_output(name, "cpu")
+            self.session.run_with_iobinding(binding)
+            outs = binding.get_outputs()
+            n_state = len(self.state_pairs)
+            plan.fetches = [np.array(o.numpy()) for o in outs[n_state:n_state + len(self.fetches)]]
+            plan._fetch_values = [ort.OrtValue.ortvalue_from_numpy(a, "cpu", 0) for a in plan.fetches]
+            self._bound_sig[k] = None
+        else:
+            if self._tune_threads:
+                binding = self._choose_threads(plan, k)
+            self.session.run_with_iobinding(binding)
+        self._current = 1 - k
+        self.steps += 1
+        return plan.fetches
+
+    #: Steps slower than this (seconds) are compute-bound enough that one thread per core pays off,
+    #: and too costly to time twice; faster ones are timed with one thread and with one per core.
+    TUNE_BELOW = 0.02
+
+    def _choose_threads(self, plan: StepPlan, k: int):
+        """Keeps whichever session runs ``plan``'s step faster: one per core or one thread.
+
+        Small steps (an MLP) spend a good part of each op in the thread pool's hand-offs, and on a
+        shared machine a second busy thread can halve the speed, so this is measured, not assumed.
+        The trial runs write only the scratch state set, so the state is unchanged; both sessions
+        run the step equally often (7 times), so a seeded Dropout draws the same masks afterwards
+        whichever wins. Returns binding ``k`` of the kept session.
+        """
+        import time
+
+        self._tune_threads = False
+        cur = self._bindings[k]
+
+        def best(session, binding, n=3):
+            times = []
+            for _ in range(n):
+                t0 = time.perf_counter()
+                session.run_with_iobinding(binding)
+                times.append(time.perf_counter() - t0)
+            return min(times)
+
+        default = best(self.session, cur, 1)
+        if default > self.TUNE_BELOW:
+            return cur
+        one = self._new_session(1)
+        alt = self._make_binding(k, one)
+        for name, v in plan._feed_values.items():
+            alt.bind_ortvalue_input(name, v)
+        for name, v in zip(self.fetches, plan._fetch_values):
+            alt.bind_ortvalue_output(name, v)
+        one.run_with_iobinding(alt)  # warm-up: first-run allocations
+        t_default = min(default, best(self.session, cur, 2), best(self.session, cur, 3))
+        t_one = min(best(one, alt, 3), best(one, alt, 3))
+        if t_one < t_default:
+            self.session, self.threads = one, 1
+            self._bindings = [None, None]
+            self._bindings[k] = alt
+            self._bindings[1 - k] = self._make_binding(1 - k)
+            self._bound_sig = [None, None]
+            self._bound_sig[k] = plan
+        return self._bindings[k]
 
     def rollback(self) -> None:
         """Undoes the last step: the set it read from still holds the state before it."""

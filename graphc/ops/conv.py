@@ -8,8 +8,10 @@ Gradients (``ONNX_TRAINING_NOTES.md`` §1.2), standard ONNX ops only:
 
 * Conv dX = ConvTranspose(dY, W) with the forward strides/pads/dilations/group and the
   ``output_padding`` that restores the input size (rows the forward never read get zeros).
-* Conv dW by "swapping roles": a Conv of the input (batch and channels swapped, group-aware) with dY
-  as the kernel, strides and dilations exchanged, sliced to the kernel size.
+* Conv dW by im2col (ungrouped): strided Slices of the padded input per kernel tap, Concat, and a
+  batched MatMul with dY summed over the batch. Grouped convolutions "swap roles": a Conv of the
+  input (batch and channels swapped, group-aware) with dY as the kernel, strides and dilations
+  exchanged, sliced to the kernel size.
 * ConvTranspose is the adjoint of Conv with the same weights: dX = Conv(dY, W); dW is the Conv
   weight gradient with input dY and output gradient X.
 * Bias: dB = ReduceSum(dY, [0, 2, 3]).
@@ -378,9 +380,45 @@ def bias_grad(dy):
 def conv_weight_grad(x, dy, w, strides, pads, dilations, group):
     """dW of ``Y = Conv(X, W)`` for upstream ``dY``, W of shape (M, C/G, KH, KW).
 
-    Swap roles: with batch and channels exchanged (group-aware), X becomes the input and dY the
-    kernel of a Conv whose strides are the forward dilations and whose dilations are the forward
-    strides; its output (C/G, M, KH', KW') is cut to the kernel size and transposed.
+    Ungrouped convolutions use im2col (``conv_weight_grad_im2col``); grouped ones swap roles
+    (``conv_weight_grad_swap``). On onnxruntime's CPU kernels im2col measured 1.5-9x faster than
+    the swap-roles Conv on the benchmark's shapes (26x26 and 30x30 inputs, 1-64 channels): the
+    swap-roles Conv has an OHxOW kernel, for which the Conv kernel's own im2col is a poor fit.
+    """
+    if group == 1 and all(isinstance(d, int) for d in (*w.shape, *x.shape[1:], *dy.shape[1:])):
+        return conv_weight_grad_im2col(x, dy, w, strides, pads, dilations)
+    return conv_weight_grad_swap(x, dy, w, strides, pads, dilations, group)
+
+
+def conv_weight_grad_im2col(x, dy, w, strides, pads, dilations):
+    """dW by im2col for an ungrouped Conv: one strided Slice of the (padded) input per kernel tap,
+    concatenated to patches P (N, KH*KW*C, OH*OW); per sample dW_n = dY_n P_n^T (a batched MatMul
+    whose transposed operand onnxruntime folds into the product), summed over the batch.
+    """
+    from .linalg import matmul
+    from .reduce import reduce_sum
+    from .shape import concat, pad, reshape, slice_, transpose
+
+    m, c, kh, kw = w.shape
+    oh, ow = dy.shape[2], dy.shape[3]
+    xp = pad(x, (0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3])) if any(pads) else x
+    taps = []
+    for i in range(kh):
+        for j in range(kw):
+            h0, w0 = i * dilations[0], j * dilations[1]
+            taps.append(slice_(xp, starts=(h0, w0), ends=(h0 + strides[0] * (oh - 1) + 1, w0 + strides[1] * (ow - 1) + 1),
+                               axes=(2, 3), steps=(strides[0], strides[1])))
+    patches = concat(taps, 1) if len(taps) > 1 else taps[0]        # (N, KH*KW*C, OH, OW), tap-major
+    patches = reshape(patches, (-1, kh * kw * c, oh * ow))
+    dy3 = reshape(dy, (-1, m, oh * ow))
+    dw = reduce_sum(matmul(dy3, transpose(patches, (0, 2, 1))), (0,), keepdims=False)  # (M, KH*KW*C)
+    return transpose(reshape(dw, (m, kh, kw, c)), (0, 3, 1, 2))
+
+
+def conv_weight_grad_swap(x, dy, w, strides, pads, dilations, group):
+    """dW by swapping roles: with batch and channels exchanged (group-aware), X becomes the input
+    and dY the kernel of a Conv whose strides are the forward dilations and whose dilations are the
+    forward strides; its output (C/G, M, KH', KW') is cut to the kernel size and transposed.
     """
     from .shape import reshape, slice_, transpose
 

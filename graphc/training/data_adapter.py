@@ -187,5 +187,42 @@ def take(arrays: dict, sel) -> dict:
     return {k: np.ascontiguousarray(v[sel]) for k, v in arrays.items()}
 
 
+def num_rows_in(sel, n: int) -> int:
+    """Rows a selection from ``batch_indices`` picks out of ``n``."""
+    if isinstance(sel, slice):
+        return len(range(*sel.indices(n)))
+    return len(sel)
+
+
+def take_into(arrays: dict, sel, out: dict) -> dict:
+    """Gathers the selected rows of each array into the preallocated ``out[name]`` (no allocation).
+
+    Returns ``{name: out[name]}`` for the names in ``arrays``.
+    """
+    batch = {}
+    for k, v in arrays.items():
+        buf = out[k]
+        if isinstance(sel, slice):
+            np.copyto(buf, v[sel], casting="unsafe")
+        elif v.dtype == buf.dtype and v.flags.c_contiguous:
+            np.take(v, sel, axis=0, out=buf)
+        else:
+            np.copyto(buf, v[sel], casting="unsafe")
+        batch[k] = buf
+    return batch
+
+
+def has_batch_hooks(callbacks) -> bool:
+    """Whether any callback does something in the per-train-batch hooks (or their Keras 2 names)."""
+    from graphc.callbacks import Callback
+
+    hooks = ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end")
+    for cb in callbacks:
+        for h in hooks:
+            if h in vars(cb) or getattr(type(cb), h, None) is not getattr(Callback, h):
+                return True
+    return False
+
+
 def num_steps(n: int, batch_size: int) -> int:
     return (n + batch_size - 1) // batch_size

@@ -237,11 +237,18 @@ class Trainer:
         fetches += [(Y_PRED + n, preds[n]) for n in r["names"]]
         return g, b, total, fetches
 
-    def _build_train_graph(self, debug: bool | None = None, level: int = STEP_OPT_LEVEL):
+    def _build_train_graph(self, debug: bool | None = None, level: int = STEP_OPT_LEVEL,
+                           all_predictions: bool = True):
+        """The optimized step graph. ``all_predictions=False`` outputs ``y_pred/<output>`` only for
+        outputs with metrics (the fit loop's graph: an unused output costs a copy per step)."""
         from passes import optimize
         from passes.build_training_step import BuildTrainingStep
 
         g, b, total, fetches = self._trace_with_loss(True)
+        if not all_predictions:
+            r = self._resolve()
+            fetches = [(name, v) for name, v in fetches
+                       if not name.startswith(Y_PRED) or r["metrics"][name[len(Y_PRED):]]]
         trainable = [v for v in self.trainable_weights if v.dtype in ("float32", "float64", "float16")]
         used = {n.attrs["variable"].uid for n in g.params()}
         trainable = [v for v in trainable if v.uid in used]
@@ -258,7 +265,7 @@ class Trainer:
         if ts is not None and ts.key == key:
             return ts
         self._detach_train_state()
-        graph, sig, trainable = self._build_train_graph()
+        graph, sig, trainable = self._build_train_graph(all_predictions=False)
         if not trainable:
             warnings.warn(f'Model "{self.name}" has no trainable weights: fit only updates non-trainable state '
                           "(e.g. BatchNormalization statistics). Did you set trainable = False on every layer?",
@@ -320,8 +327,16 @@ class Trainer:
     def fit(self, x=None, y=None, batch_size=None, epochs: int = 1, verbose="auto", callbacks=None,
             validation_split: float = 0.0, validation_data=None, shuffle: bool = True, class_weight=None,
             sample_weight=None, initial_epoch: int = 0, steps_per_epoch=None, validation_steps=None,
-            validation_batch_size=None, validation_freq: int = 1):
-        """Trains for ``epochs`` epochs; returns the History (also ``model.history``)."""
+            validation_batch_size=None, validation_freq: int = 1, backend: str = "onnxruntime"):
+        """Trains for ``epochs`` epochs; returns the History (also ``model.history``).
+
+        ``backend="onnxruntime-training"`` trains through onnxruntime-training's Module / Optimizer
+        instead (``ort_training_backend``; needs ``pip install graphc[training]``)."""
+        if backend != "onnxruntime":
+            from . import ort_training_backend
+
+            args = {k: v for k, v in locals().items() if k not in ("self", "backend", "ort_training_backend")}
+            return ort_training_backend.fit(self, backend, **args)
         from graphc.callbacks import CallbackList
 
         self._require_compiled("training the model (fit)")
@@ -351,15 +366,21 @@ class Trainer:
                            epochs=epochs, steps=steps)
         self.stop_training = False
         data = self._batch_feeds(feeds, ys, sws)
+        # per-batch hooks (and so per-batch logs and host-state checks) only when a callback has them
+        batch_hooks = da.has_batch_hooks(cbs)
         logs: dict = {}
         cbs.on_train_begin()
         for epoch in range(initial_epoch, epochs):
             tracker = _Tracker(self, r)
             cbs.on_epoch_begin(epoch)
+            ts.refresh()  # epoch hooks may have set weights or the optimizer state
             for step, sel in enumerate(da.batch_indices(n, batch_size, shuffle)):
-                cbs.on_train_batch_begin(step)
-                batch = da.take(data, sel)
-                outs = ts.step(batch)
+                if batch_hooks:
+                    cbs.on_train_batch_begin(step)
+                # the batch is gathered straight into the step's bound input buffers
+                plan = ts.plan_for(data, da.num_rows_in(sel, n))
+                batch = da.take_into(data, sel, plan.feeds)
+                outs = ts.run_plan(plan, refresh=batch_hooks)
                 loss = float(outs[0])
                 if not math.isfinite(loss):
                     ts.undo_last_step()
@@ -369,8 +390,9 @@ class Trainer:
                         "from before that step. Lower the learning rate, check the inputs for NaN/inf, or scale "
                         "them.")
                 tracker.update(outs, batch, ts.fetch_index)
-                logs = tracker.logs()
-                cbs.on_train_batch_end(step, logs)
+                if batch_hooks:
+                    logs = tracker.logs()
+                    cbs.on_train_batch_end(step, logs)
                 if self.stop_training:
                     break
             logs = tracker.logs()
@@ -557,6 +579,7 @@ class _TrainState:
         self.executor = TrainStepExecutor(self.proto, sig.state_pairs, initial, self.feeds, sig.fetches,
                                           device=device, threads=getattr(model, "_threads", None))
         self.host = {n: v._value for n, v in params.items()}
+        self._plans: dict = {}  # batch rows -> the executor's StepPlan
         self.iterations = int(self.optimizer._iterations)
         self.opt_version = self.optimizer._version
         self.dirty = False
@@ -586,6 +609,32 @@ class _TrainState:
         feeds = dict(batch)
         feeds[self.sig.learning_rate] = np.asarray(self.optimizer._lr_at(self.iterations), np.float32)
         outs = self.executor.run(feeds)
+        self._stepped()
+        return outs
+
+    def plan_for(self, data: dict, rows: int):
+        """The executor's StepPlan for batches of ``rows`` rows of ``data`` (cached per size)."""
+        plan = self._plans.get(rows)
+        if plan is None:
+            shapes = {name: (rows,) + np.shape(data[name])[1:] for name in self.sig.batch_inputs}
+            shapes[self.sig.learning_rate] = ()
+            plan = self._plans[rows] = self.executor.plan(shapes)
+        return plan
+
+    def run_plan(self, plan, refresh: bool = True) -> list:
+        """One step on the batch already in ``plan.feeds``; returns ``plan.fetches`` (reused buffers).
+
+        ``refresh=False`` skips the check for host-side changes, for loops where no user code ran
+        since the last step.
+        """
+        if refresh:
+            self.refresh()
+        plan.feeds[self.sig.learning_rate][()] = self.optimizer._lr_at(self.iterations)
+        outs = self.executor.run_plan(plan)
+        self._stepped()
+        return outs
+
+    def _stepped(self) -> None:
         self.iterations += 1
         if not self.dirty:
             self.dirty = True
@@ -593,7 +642,6 @@ class _TrainState:
                 v._sync_hook = self.sync
             self.optimizer._sync_hook = self.sync
             self.optimizer._live_iterations = lambda: self.iterations
-        return outs
 
     def undo_last_step(self) -> None:
         """Drops the last step's updates (a NaN step) and syncs the state from before it."""

@@ -113,3 +113,38 @@ def test_binding_outputs_to_their_own_inputs_would_be_wrong_so_sets_differ():
         assert ex._sets[0][name] is not ex._sets[1][name]
         assert ex._sets[0][name].data_ptr() != ex._sets[1][name].data_ptr()
     assert isinstance(ex.session, ort.InferenceSession)
+
+
+def test_step_plans_match_reference_and_mix_with_run():
+    """StepPlan steps (batch written into bound buffers, fetches read in place) interleaved with
+    plain run() steps over varying batch sizes give the reference losses and weights, with one
+    thread or with the thread count left to the executor (which then times both)."""
+    rng = np.random.default_rng(1)
+    w0 = rng.standard_normal((3, 1)).astype(np.float32)
+    bias = np.array([0.25], np.float32)
+    sizes = [8, 8, 5, 8, 8, 3, 8, 8, 8]
+    batches = [(rng.standard_normal((n, 3)).astype(np.float32), rng.standard_normal((n, 1)).astype(np.float32))
+               for n in sizes]
+    want, w_ref = reference(w0.astype(np.float64), bias, batches, 0.1)
+    for threads in (1, None):
+        ex = TrainStepExecutor(sgd_step_model(), [("w", "new/w"), ("count", "new/count")],
+                               {"w": w0, "bias": bias, "count": np.asarray(0, np.int64)},
+                               feeds=["x", "y", "lr"], fetches=["loss", "pred"], threads=threads)
+        got = []
+        for i, (x, y) in enumerate(batches):
+            if i == 2:  # a plain run() between plan steps rebinds, and the next plan step binds back
+                loss, pred = ex.run({"x": x, "y": y, "lr": np.asarray(0.1, np.float32)})
+            else:
+                plan = ex.plan({"x": x.shape, "y": y.shape, "lr": ()})
+                plan.feeds["x"][...] = x
+                plan.feeds["y"][...] = y
+                plan.feeds["lr"][()] = 0.1
+                loss, pred = ex.run_plan(plan)
+                assert plan.fetches[0] is loss
+            assert pred.shape == (len(x), 1)
+            got.append(float(loss))
+        assert ex.plan({"x": (8, 3), "y": (8, 1), "lr": ()}) is ex.plan({"x": (8, 3), "y": (8, 1), "lr": ()})
+        np.testing.assert_allclose(got, want, rtol=1e-5)
+        state = ex.read_state()
+        np.testing.assert_allclose(state["w"], w_ref, rtol=1e-5)
+        assert int(state["count"]) == len(sizes)
