@@ -30,6 +30,7 @@ import collections
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -454,6 +455,8 @@ def main(argv=None) -> None:
             print(f"  {r['model']:<10} {r['exporter']:<18} {r['size_mb']:7.2f} MB  "
                   + ", ".join(f"{op} {n}" for op, n in sorted(r["hist"].items(), key=lambda kv: (-kv[1], kv[0]))))
     print(f"# load average at end {os.getloadavg()}")
+    if not args.keep:  # ResNet50 alone writes five ~100 MB files
+        shutil.rmtree(folder, ignore_errors=True)
     bad = [r for r in rows if r["exporter"] == "graphc L2" and r["nodes"] is not None and r["diff"] > TOLERANCE]
     if bad:
         raise SystemExit(f"graphc level 2 differs from level 0 by more than {TOLERANCE}: "
