@@ -14,38 +14,29 @@ import numpy as np
 
 from graphc.ir import Graph, is_float
 
-from .base import Pass, PassResult
-from .rewrite import (Match, NoMatch, add_constant, add_op, constant_value,
-                      replace_node, single_use, topological_nodes)
+from .rewrite import (Match, NoMatch, RewritePass, add_constant, add_op,
+                      constant_value, replace_node, single_use)
 
 
-class FoldConvBatchNorm(Pass):
+class FoldConvBatchNorm(RewritePass):
+    ops = ("BatchNormalization",)
+    stat = "folded"
+
     def __init__(self, include_params: bool = False):
         self.include_params = include_params
-        self.near_misses: dict = {}
+        super().__init__()
 
-    def run(self, graph: Graph) -> PassResult:
-        folded = 0
-        self.near_misses = {}
-        for node in topological_nodes(graph):
-            if node.op != "BatchNormalization" or node.id not in graph.nx:
-                continue
-            m = self.match(graph, node)
-            if not m:
-                self.near_misses[node.id] = m.reason
-                continue
-            conv, w, b = m.values["conv"], m.values["w"], m.values["b"]
-            scale, bias, mean, var = m.values["bn"]
-            eps = float(node.attrs.get("epsilon", 1e-5))
-            dtype = w.dtype
-            s = (scale.astype(np.float64) / np.sqrt(var.astype(np.float64) + eps))
-            new_w = w * s.astype(dtype).reshape((-1,) + (1,) * (w.ndim - 1))
-            new_b = ((b.astype(np.float64) - mean) * s + bias).astype(dtype)
-            ins = [conv.inputs[0], add_constant(graph, new_w, conv.scope), add_constant(graph, new_b, conv.scope)]
-            new = add_op(graph, "Conv", ins, conv.attrs, conv.scope)
-            replace_node(graph, node, new.outputs)
-            folded += 1
-        return PassResult(graph, folded > 0, {"folded": folded})
+    def rewrite(self, graph: Graph, node, m):
+        conv, w, b = m.values["conv"], m.values["w"], m.values["b"]
+        scale, bias, mean, var = m.values["bn"]
+        eps = float(node.attrs.get("epsilon", 1e-5))
+        dtype = w.dtype
+        s = (scale.astype(np.float64) / np.sqrt(var.astype(np.float64) + eps))
+        new_w = w * s.astype(dtype).reshape((-1,) + (1,) * (w.ndim - 1))
+        new_b = ((b.astype(np.float64) - mean) * s + bias).astype(dtype)
+        ins = [conv.inputs[0], add_constant(graph, new_w, conv.scope), add_constant(graph, new_b, conv.scope)]
+        new = add_op(graph, "Conv", ins, conv.attrs, conv.scope)
+        replace_node(graph, node, new.outputs)
 
     def match(self, graph: Graph, node):
         if len(node.outputs) != 1 or node.attrs.get("training_mode", 0):

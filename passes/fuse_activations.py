@@ -14,39 +14,26 @@ from __future__ import annotations
 from graphc.ir import Graph
 from graphc.ops.misc import CONTRIB_ACTIVATIONS
 
-from .base import Pass, PassResult
-from .rewrite import NoMatch, add_op, replace_node, single_use, topological_nodes
+from .rewrite import NoMatch, RewritePass, add_op, replace_node, single_use
 
 
-class FuseActivations(Pass):
-    def __init__(self):
-        self.near_misses: dict = {}
+class FuseActivations(RewritePass):
+    ops = tuple(CONTRIB_ACTIVATIONS)
 
-    def run(self, graph: Graph) -> PassResult:
-        fused = 0
-        self.near_misses = {}
-        for node in topological_nodes(graph):
-            if node.op not in CONTRIB_ACTIVATIONS or node.id not in graph.nx:
-                continue
-            m = self.match(graph, node)
-            if isinstance(m, NoMatch):
-                self.near_misses[node.id] = m.reason
-                continue
-            prod, z = m
-            attrs = dict(prod.attrs, activation=node.op)
-            alpha = float(node.attrs.get("alpha", 0.01))
-            if prod.op == "Conv":
-                if node.op == "LeakyRelu":
-                    attrs["activation_params"] = (alpha,)
-                ins = list(prod.inputs) + [None] * (3 - len(prod.inputs))
-                new = add_op(graph, "FusedConv", ins[:3] + ([z] if z is not None else []), attrs, prod.scope)
-            else:
-                if node.op == "LeakyRelu":
-                    attrs["activation_alpha"] = alpha
-                new = add_op(graph, "FusedGemm", list(prod.inputs), attrs, prod.scope)
-            replace_node(graph, node, new.outputs)
-            fused += 1
-        return PassResult(graph, fused > 0, {"fused": fused})
+    def rewrite(self, graph: Graph, node, m):
+        prod, z = m
+        attrs = dict(prod.attrs, activation=node.op)
+        alpha = float(node.attrs.get("alpha", 0.01))
+        if prod.op == "Conv":
+            if node.op == "LeakyRelu":
+                attrs["activation_params"] = (alpha,)
+            ins = list(prod.inputs) + [None] * (3 - len(prod.inputs))
+            new = add_op(graph, "FusedConv", ins[:3] + ([z] if z is not None else []), attrs, prod.scope)
+        else:
+            if node.op == "LeakyRelu":
+                attrs["activation_alpha"] = alpha
+            new = add_op(graph, "FusedGemm", list(prod.inputs), attrs, prod.scope)
+        replace_node(graph, node, new.outputs)
 
     def match(self, graph: Graph, node):
         """(Conv or Gemm node, Z value or None), or NoMatch(reason)."""

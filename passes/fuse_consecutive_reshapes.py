@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from graphc.ir import Graph
 
-from .base import Pass, PassResult
-from .rewrite import NoMatch, add_op, replace_node, topological_nodes
+from .rewrite import NoMatch, RewritePass, add_op, replace_node
 
 _RESHAPE_LIKE = ("Reshape", "Flatten", "Squeeze", "Unsqueeze")
 
@@ -32,35 +31,21 @@ def target_shape(x_shape: tuple, out_shape: tuple):
     return tuple(target) if free <= 1 else None
 
 
-class FuseConsecutiveReshapes(Pass):
-    def __init__(self):
-        self.near_misses: dict = {}
+class FuseConsecutiveReshapes(RewritePass):
+    ops = _RESHAPE_LIKE
 
-    def run(self, graph: Graph) -> PassResult:
-        fused = 0
-        self.near_misses = {}
-        for node in topological_nodes(graph):
-            if node.op not in _RESHAPE_LIKE or node.id not in graph.nx:
-                continue
-            m = self.match(node)
-            if isinstance(m, NoMatch):
-                self.near_misses[node.id] = m.reason
-                continue
-            x, shape = m
-            try:
-                new = add_op(graph, "Reshape", [x], {"shape": shape}, node.scope)
-            except ValueError as e:
-                self.near_misses[node.id] = f"the collapsed Reshape is invalid: {e}"
-                continue
-            if new.outputs[0].shape != node.outputs[0].shape:
-                graph.nx.remove_node(new.id)
-                self.near_misses[node.id] = "the collapsed Reshape would infer a different shape"
-                continue
-            replace_node(graph, node, new.outputs)
-            fused += 1
-        return PassResult(graph, fused > 0, {"fused": fused})
+    def rewrite(self, graph: Graph, node, m):
+        x, shape = m
+        try:
+            new = add_op(graph, "Reshape", [x], {"shape": shape}, node.scope)
+        except ValueError as e:
+            return f"the collapsed Reshape is invalid: {e}"
+        if new.outputs[0].shape != node.outputs[0].shape:
+            graph.nx.remove_node(new.id)
+            return "the collapsed Reshape would infer a different shape"
+        replace_node(graph, node, new.outputs)
 
-    def match(self, node):
+    def match(self, graph: Graph, node):
         prev = node.inputs[0].node
         if prev.op not in _RESHAPE_LIKE:
             return NoMatch(f"input comes from {prev.op}, not a reshape")

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from graphc.ir import Graph
 
-from .base import Pass, PassResult
-from .rewrite import (Match, NoMatch, add_constant, add_op, constant_value,
-                      replace_node, single_use, topological_nodes)
+from .rewrite import (Match, NoMatch, RewritePass, add_constant, add_op,
+                      constant_value, replace_node, single_use)
 
 
 def _bias_source(b, channels: int, rank: int, include_params: bool):
@@ -31,28 +30,19 @@ def _bias_source(b, channels: int, rank: int, include_params: bool):
     return NoMatch("bias is neither constant nor a reshaped (C,) vector")
 
 
-class FuseConvAddBias(Pass):
+class FuseConvAddBias(RewritePass):
+    ops = ("Add",)
+
     def __init__(self, include_params: bool = False):
         self.include_params = include_params
-        self.near_misses: dict = {}
+        super().__init__()
 
-    def run(self, graph: Graph) -> PassResult:
-        fused = 0
-        self.near_misses = {}
-        for node in topological_nodes(graph):
-            if node.op != "Add" or node.id not in graph.nx:
-                continue
-            m = self.match(graph, node)
-            if not m:
-                self.near_misses[node.id] = m.reason
-                continue
-            conv, src = m.values["conv"], m.values["bias"]
-            bias = src.values["vector"] if "vector" in src.values else add_constant(graph, src.values["array"],
-                                                                                    node.scope)
-            new = add_op(graph, "Conv", [conv.inputs[0], conv.inputs[1], bias], conv.attrs, conv.scope)
-            replace_node(graph, node, new.outputs)
-            fused += 1
-        return PassResult(graph, fused > 0, {"fused": fused})
+    def rewrite(self, graph: Graph, node, m):
+        conv, src = m.values["conv"], m.values["bias"]
+        bias = src.values["vector"] if "vector" in src.values else add_constant(graph, src.values["array"],
+                                                                                node.scope)
+        new = add_op(graph, "Conv", [conv.inputs[0], conv.inputs[1], bias], conv.attrs, conv.scope)
+        replace_node(graph, node, new.outputs)
 
     def match(self, graph: Graph, node):
         last = NoMatch("no operand is a Conv")

@@ -12,29 +12,16 @@ from __future__ import annotations
 
 from graphc.ir import Graph, broadcast_shapes, is_float
 
-from .base import Pass, PassResult
-from .rewrite import Match, NoMatch, add_op, replace_node, single_use, topological_nodes
+from .rewrite import Match, NoMatch, RewritePass, add_op, replace_node, single_use
 
 
-class FuseMatMulAdd(Pass):
-    def __init__(self):
-        self.near_misses: dict = {}
+class FuseMatMulAdd(RewritePass):
+    ops = ("Add",)
 
-    def run(self, graph: Graph) -> PassResult:
-        fused = 0
-        self.near_misses = {}
-        for node in topological_nodes(graph):
-            if node.op != "Add" or node.id not in graph.nx:
-                continue
-            m = self.match(graph, node)
-            if not m:
-                self.near_misses[node.id] = m.reason
-                continue
-            mm = m.values["matmul"]
-            gemm = add_op(graph, "Gemm", [mm.inputs[0], mm.inputs[1], m.values["bias"]], {}, node.scope)
-            replace_node(graph, node, gemm.outputs)
-            fused += 1
-        return PassResult(graph, fused > 0, {"fused": fused})
+    def rewrite(self, graph: Graph, node, m):
+        mm = m.values["matmul"]
+        gemm = add_op(graph, "Gemm", [mm.inputs[0], mm.inputs[1], m.values["bias"]], {}, node.scope)
+        replace_node(graph, node, gemm.outputs)
 
     def match(self, graph: Graph, node):
         last = NoMatch("no operand is a MatMul")

@@ -21,48 +21,34 @@ import math
 
 from graphc.ir import Graph
 
-from .base import Pass, PassResult
-from .rewrite import NoMatch, add_op, replace_node, single_use, topological_nodes
+from .rewrite import NoMatch, RewritePass, add_op, replace_node, single_use
 
 _CONSUMERS = ("Conv", "AveragePool", "MaxPool")
 _NON_NEGATIVE = ("Relu", "Sigmoid", "Softplus", "Abs", "Exp")
 
 
-class FusePadIntoConv(Pass):
-    def __init__(self):
-        self.near_misses: dict = {}
+class FusePadIntoConv(RewritePass):
+    ops = _CONSUMERS
 
-    def run(self, graph: Graph) -> PassResult:
-        fused = 0
-        self.near_misses = {}
-        for node in topological_nodes(graph):
-            if node.op not in _CONSUMERS or node.id not in graph.nx:
-                continue
-            m = self.match(graph, node)
-            if isinstance(m, NoMatch):
-                self.near_misses[node.id] = m.reason
-                continue
-            x, pads, perm = m
-            attrs = dict(node.attrs, pads=tuple(pads))
-            made = []
-            try:
-                if perm is not None:
-                    made.append(add_op(graph, "Transpose", [x], {"perm": perm}, node.inputs[0].node.scope))
-                    x = made[-1].outputs[0]
-                made.append(add_op(graph, node.op, [x] + list(node.inputs[1:]), attrs, node.scope))
-                new = made[-1]
-                reason = "" if [v.type for v in new.outputs] == [v.type for v in node.outputs[:len(new.outputs)]] \
-                    else "the fused op would infer a different type"
-            except ValueError as e:  # e.g. pool pads would reach the kernel size
-                reason = str(e)
-            if reason:
-                for n in reversed(made):
-                    graph.nx.remove_node(n.id)
-                self.near_misses[node.id] = reason
-                continue
-            replace_node(graph, node, new.outputs)
-            fused += 1
-        return PassResult(graph, fused > 0, {"fused": fused})
+    def rewrite(self, graph: Graph, node, m):
+        x, pads, perm = m
+        attrs = dict(node.attrs, pads=tuple(pads))
+        made = []
+        try:
+            if perm is not None:
+                made.append(add_op(graph, "Transpose", [x], {"perm": perm}, node.inputs[0].node.scope))
+                x = made[-1].outputs[0]
+            made.append(add_op(graph, node.op, [x] + list(node.inputs[1:]), attrs, node.scope))
+            new = made[-1]
+            reason = "" if [v.type for v in new.outputs] == [v.type for v in node.outputs[:len(new.outputs)]] \
+                else "the fused op would infer a different type"
+        except ValueError as e:  # e.g. pool pads would reach the kernel size
+            reason = str(e)
+        if reason:
+            for n in reversed(made):
+                graph.nx.remove_node(n.id)
+            return reason
+        replace_node(graph, node, new.outputs)
 
     def match(self, graph, node):
         pad = node.inputs[0].node

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from graphc.ir import Graph, is_float
 
-from .base import Pass, PassResult
-from .rewrite import NoMatch, add_op, replace_node, topological_nodes
+from .rewrite import NoMatch, RewritePass, add_op, replace_node
 
 
 def _is_transpose_2d(v) -> bool:
@@ -24,27 +23,16 @@ def _is_transpose_2d(v) -> bool:
     return perm is None or tuple(perm) == (1, 0)
 
 
-class FuseTransposeIntoGemm(Pass):
-    def __init__(self):
-        self.near_misses: dict = {}
+class FuseTransposeIntoGemm(RewritePass):
+    ops = ("Gemm", "MatMul")
 
-    def run(self, graph: Graph) -> PassResult:
-        fused = 0
-        self.near_misses = {}
-        for node in topological_nodes(graph):
-            if node.op not in ("Gemm", "MatMul") or node.id not in graph.nx:
-                continue
-            m = self.match(node)
-            if isinstance(m, NoMatch):
-                self.near_misses[node.id] = m.reason
-                continue
-            inputs, attrs, n = m
-            gemm = add_op(graph, "Gemm", inputs, attrs, node.scope)
-            replace_node(graph, node, gemm.outputs)
-            fused += n
-        return PassResult(graph, fused > 0, {"fused": fused})
+    def rewrite(self, graph: Graph, node, m):
+        inputs, attrs, n = m
+        gemm = add_op(graph, "Gemm", inputs, attrs, node.scope)
+        replace_node(graph, node, gemm.outputs)
+        return n
 
-    def match(self, node):
+    def match(self, graph: Graph, node):
         if node.op == "MatMul":
             a, b = node.inputs
             if a.type.rank != 2 or b.type.rank != 2 or not is_float(a.dtype):

@@ -13,6 +13,8 @@ import numpy as np
 from graphc.ir import Graph, Node, TensorType, Value
 from graphc.ops import get_op
 
+from .base import Pass, PassResult
+
 #: Ops whose outputs change from run to run: never folded, never merged.
 NONDETERMINISTIC_OPS = frozenset({"Dropout", "RandomNormal", "RandomUniform", "RandomNormalLike",
                                   "RandomUniformLike", "Multinomial", "Bernoulli"})
@@ -170,3 +172,42 @@ def is_scalar_like(array: np.ndarray) -> bool:
 
 def all_equal(array: np.ndarray, x: float) -> bool:
     return array.size > 0 and bool(np.all(array == x))
+
+
+class RewritePass(Pass):
+    """A pass made of one rule applied to every node whose op is in ``ops`` (every op if empty).
+
+    Subclasses define ``match(graph, node) -> Match-like | NoMatch(reason)`` and
+    ``rewrite(graph, node, match)``, which returns None when it rewrote the node, an int to count
+    several rewrites at once, or a str: a late near-miss reason, the graph left as it was. The reason
+    of every near-miss is kept in ``near_misses`` (node id -> reason) for debug mode and the tests.
+    """
+
+    ops: tuple = ()
+    stat: str = "fused"
+
+    def __init__(self):
+        self.near_misses: dict = {}
+
+    def match(self, graph: Graph, node: Node):
+        raise NotImplementedError(f"{self.name}.match")
+
+    def rewrite(self, graph: Graph, node: Node, match):
+        raise NotImplementedError(f"{self.name}.rewrite")
+
+    def run(self, graph: Graph) -> PassResult:
+        count = 0
+        self.near_misses = {}
+        for node in topological_nodes(graph):
+            if node.id not in graph.nx or (self.ops and node.op not in self.ops):
+                continue
+            m = self.match(graph, node)
+            if isinstance(m, NoMatch):
+                self.near_misses[node.id] = m.reason
+                continue
+            result = self.rewrite(graph, node, m)
+            if isinstance(result, str):
+                self.near_misses[node.id] = result
+                continue
+            count += 1 if result is None else result
+        return PassResult(graph, count > 0, {self.stat: count})
