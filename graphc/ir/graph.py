@@ -167,10 +167,15 @@ class Graph:
         return counts
 
     def ancestors(self, values: Iterable[Value]) -> set[int]:
-        ids: set[int] = set()
-        for v in values:
-            ids.add(v.node.id)
-            ids |= nx.ancestors(self.nx, v.node.id)
+        """Ids of the nodes producing ``values`` and of everything they depend on (one walk for all)."""
+        ids: set[int] = {v.node.id for v in values}
+        stack = list(ids)
+        pred = self.nx.pred
+        while stack:
+            for p in pred[stack.pop()]:
+                if p not in ids:
+                    ids.add(p)
+                    stack.append(p)
         return ids
 
     # -- copying ------------------------------------------------------------------------------
