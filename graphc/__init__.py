@@ -2,6 +2,8 @@
 
 Use it as ``import graphc as keras`` and ``from graphc import layers``.
 """
+import passes as _passes
+
 from . import activations, backend, initializers, layers, ops
 from . import callbacks, losses, metrics, optimizers
 from .backend import clear_session, set_random_seed
@@ -11,6 +13,17 @@ from .models import Functional, Model, Sequential
 from .training import GradientTape
 
 __version__ = "0.1.0"
+
+
+def _write_stage_picture(graph, base):
+    """Debug-mode stage picture (registered here: passes cannot import the plotting code)."""
+    from .utils.plot import write_stage_picture
+
+    return write_stage_picture(graph, base)
+
+
+_passes.register_stage_writer("svg", _write_stage_picture)
+from . import onnx as _onnx  # noqa: E402  (registers debug mode's .onnx stage writer)
 
 # Heavier subpackages load on first use: ``graphc.applications``, ``graphc.datasets``, ``graphc.utils``.
 _LAZY_MODULES = ("applications", "datasets", "utils", "saving", "callbacks", "metrics", "losses", "optimizers")

@@ -251,7 +251,28 @@ def _op_graph(model, opts: _Options) -> PlotGraph:
     """One box per IR op of the model's forward trace; with expand_nested, boxed by layer scope."""
     if getattr(model, "_input_types", None) is None and not model._is_graph_network():
         raise ValueError(f'plot_model: model "{model.name}" has not been built yet; call it on data or build() it')
-    graph = model._trace_graph(False)
+    return _ir_plot_graph(model._trace_graph(False), opts)
+
+
+#: Debug-mode stage pictures are drawn for graphs up to this many nodes (layout time grows quickly).
+STAGE_PICTURE_MAX_NODES = 400
+
+
+def write_stage_picture(graph, base: str) -> str | None:
+    """Debug mode's picture of one pass stage: the op-level IR as SVG (``base + ".svg"``).
+
+    Graphs larger than ``STAGE_PICTURE_MAX_NODES`` are skipped (None): their text and .onnx dumps
+    are written anyway, and the .onnx opens in Netron.
+    """
+    if len(graph) > STAGE_PICTURE_MAX_NODES:
+        return None
+    opts = _Options(True, False, True, False, False, False)
+    path = base + ".svg"
+    _write_pure_python(_ir_plot_graph(graph, opts), "svg", path, "TB", 96)
+    return path
+
+
+def _ir_plot_graph(graph, opts: _Options) -> PlotGraph:
     out = PlotGraph(graph.name)
     ids, clusters = {}, {}
 

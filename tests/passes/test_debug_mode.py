@@ -113,3 +113,18 @@ def test_debug_run_on_the_toy_resnet_training_step(monkeypatch, tmp_path, capsys
     assert "train_step" in out and "CancelTransposes" in out and "total:" in out
     folders = [f for f in os.listdir(tmp_path) if "train_step" in f]
     assert folders and any(f.endswith(".txt") for f in os.listdir(tmp_path / folders[0]))
+
+
+def test_debug_dumps_text_onnx_and_a_picture_per_stage(tmp_path):
+    import graphc as keras
+    from graphc import layers
+    from passes import optimize
+
+    i = keras.Input((8,))
+    model = keras.Model(i, layers.Dense(3)(layers.Dense(4, activation="relu")(i)))
+    optimize(model._trace_graph(False), level=2, debug=True, dump_dir=str(tmp_path))
+    names = sorted(os.listdir(tmp_path))
+    for ext in (".txt", ".onnx", ".svg"):
+        assert any(n.startswith("00_input") and n.endswith(ext) for n in names), names
+    svg = next(n for n in names if n.endswith("FuseMatMulAdd.svg"))
+    assert "Gemm" in (tmp_path / svg).read_text()
