@@ -9,6 +9,9 @@ import pytest
 import graphc as keras
 from graphc import layers
 from graphc.ops.interpreter import evaluate
+from seed_models import decoder_layers as build_decoder_on
+from seed_models import encoder_layers as build_encoder
+from seed_models import toy_resnet as build_toy_resnet
 
 rng = np.random.default_rng(11)
 
@@ -17,45 +20,6 @@ def layer_rows(model):
     """(name, output shape without batch, params) for every layer but the inputs."""
     return [(layer.name, layer.output.shape[1:], layer.count_params()) for layer in model.layers
             if not isinstance(layer, keras.InputLayer)]
-
-
-def build_encoder():
-    inputs = keras.Input(shape=(28, 28, 1), name="img")
-    x = layers.Conv2D(16, 3, activation="relu")(inputs)
-    x = layers.Conv2D(32, 3, activation="relu")(x)
-    x = layers.MaxPooling2D(3)(x)
-    x = layers.Conv2D(32, 3, activation="relu")(x)
-    x = layers.Conv2D(16, 3, activation="relu")(x)
-    outputs = layers.GlobalMaxPooling2D()(x)
-    return inputs, outputs
-
-
-def build_decoder_on(x):
-    x = layers.Reshape((4, 4, 1))(x)
-    x = layers.Conv2DTranspose(16, 3, activation="relu")(x)
-    x = layers.Conv2DTranspose(32, 3, activation="relu")(x)
-    x = layers.UpSampling2D(3)(x)
-    x = layers.Conv2DTranspose(16, 3, activation="relu")(x)
-    return layers.Conv2DTranspose(1, 3, activation="relu")(x)
-
-
-def build_toy_resnet():
-    inputs = keras.Input(shape=(32, 32, 3), name="img")
-    x = layers.Conv2D(32, 3, activation="relu")(inputs)
-    x = layers.Conv2D(64, 3, activation="relu")(x)
-    block_1_output = layers.MaxPooling2D(3)(x)
-    x = layers.Conv2D(64, 3, activation="relu", padding="same")(block_1_output)
-    x = layers.Conv2D(64, 3, activation="relu", padding="same")(x)
-    block_2_output = layers.add([x, block_1_output])
-    x = layers.Conv2D(64, 3, activation="relu", padding="same")(block_2_output)
-    x = layers.Conv2D(64, 3, activation="relu", padding="same")(x)
-    block_3_output = layers.add([x, block_2_output])
-    x = layers.Conv2D(64, 3, activation="relu")(block_3_output)
-    x = layers.GlobalAveragePooling2D()(x)
-    x = layers.Dense(256, activation="relu")(x)
-    x = layers.Dropout(0.5)(x)
-    outputs = layers.Dense(10)(x)
-    return keras.Model(inputs, outputs, name="toy_resnet")
 
 
 def build_seed003_stack():

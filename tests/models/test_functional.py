@@ -7,6 +7,7 @@ import pytest
 import graphc as keras
 from graphc import layers
 
+from seed_models import decoder_layers, encoder_layers, toy_resnet
 from test_summary import check_golden, rows_of, summary_of
 
 needs_conv = pytest.mark.skipif(not hasattr(layers, "Conv2D"), reason="Conv2D has not landed yet")
@@ -86,25 +87,6 @@ def test_feature_extraction_returns_every_layer_output():
 
 
 # -- seed 000 convolutional models -------------------------------------------------------------------
-def encoder_layers(name="img"):
-    encoder_input = keras.Input(shape=(28, 28, 1), name=name)
-    x = layers.Conv2D(16, 3, activation="relu")(encoder_input)
-    x = layers.Conv2D(32, 3, activation="relu")(x)
-    x = layers.MaxPooling2D(3)(x)
-    x = layers.Conv2D(32, 3, activation="relu")(x)
-    x = layers.Conv2D(16, 3, activation="relu")(x)
-    return encoder_input, layers.GlobalMaxPooling2D()(x)
-
-
-def decoder_layers(x):
-    x = layers.Reshape((4, 4, 1))(x)
-    x = layers.Conv2DTranspose(16, 3, activation="relu")(x)
-    x = layers.Conv2DTranspose(32, 3, activation="relu")(x)
-    x = layers.UpSampling2D(3)(x)
-    x = layers.Conv2DTranspose(16, 3, activation="relu")(x)
-    return layers.Conv2DTranspose(1, 3, activation="relu")(x)
-
-
 @needs_conv
 def test_seed000_encoder_and_autoencoder():
     encoder_input, encoder_output = encoder_layers()
@@ -146,25 +128,6 @@ def test_seed000_models_called_like_layers():
     assert {id(w) for w in autoencoder.weights} == {id(w) for w in encoder.weights + decoder.weights}
     x = np.random.default_rng(1).random((2, 28, 28, 1), dtype=np.float32)
     np.testing.assert_allclose(autoencoder.predict(x), decoder.predict(encoder.predict(x)), rtol=1e-4, atol=1e-5)
-
-
-def toy_resnet():
-    inputs = keras.Input(shape=(32, 32, 3), name="img")
-    x = layers.Conv2D(32, 3, activation="relu")(inputs)
-    x = layers.Conv2D(64, 3, activation="relu")(x)
-    block_1_output = layers.MaxPooling2D(3)(x)
-    x = layers.Conv2D(64, 3, activation="relu", padding="same")(block_1_output)
-    x = layers.Conv2D(64, 3, activation="relu", padding="same")(x)
-    block_2_output = layers.add([x, block_1_output])
-    x = layers.Conv2D(64, 3, activation="relu", padding="same")(block_2_output)
-    x = layers.Conv2D(64, 3, activation="relu", padding="same")(x)
-    block_3_output = layers.add([x, block_2_output])
-    x = layers.Conv2D(64, 3, activation="relu")(block_3_output)
-    x = layers.GlobalAveragePooling2D()(x)
-    x = layers.Dense(256, activation="relu")(x)
-    x = layers.Dropout(0.5)(x)
-    outputs = layers.Dense(10)(x)
-    return keras.Model(inputs, outputs, name="toy_resnet")
 
 
 @needs_conv
