@@ -9,9 +9,9 @@ import pytest
 import graphc as keras
 from graphc import layers
 from graphc.ops.interpreter import evaluate
-from seed_models import decoder_layers as build_decoder_on
-from seed_models import encoder_layers as build_encoder
-from seed_models import toy_resnet as build_toy_resnet
+from seed_conv_models import decoder_layers as build_decoder_on
+from seed_conv_models import encoder_layers as build_encoder
+from seed_conv_models import toy_resnet as build_toy_resnet
 
 rng = np.random.default_rng(11)
 

@@ -7,7 +7,7 @@ import pytest
 import graphc as keras
 from graphc import layers
 
-from seed_models import decoder_layers, encoder_layers, toy_resnet
+from seed_conv_models import decoder_layers, encoder_layers, toy_resnet
 from test_summary import check_golden, rows_of, summary_of
 
 needs_conv = pytest.mark.skipif(not hasattr(layers, "Conv2D"), reason="Conv2D has not landed yet")
