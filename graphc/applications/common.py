@@ -39,3 +39,16 @@ def finish(model, weights):
     if weights is not None:
         model.load_weights(weights)
     return model
+
+
+def pool_features(x, pooling, avg_name=None, max_name=None):
+    """The headless models' optional global pooling: None, "avg" or "max"."""
+    from graphc import layers
+
+    if pooling == "avg":
+        return layers.GlobalAveragePooling2D(name=avg_name)(x)
+    if pooling == "max":
+        return layers.GlobalMaxPooling2D(name=max_name)(x)
+    if pooling is not None:
+        raise ValueError(f"pooling: expected None, 'avg' or 'max', received {pooling!r}")
+    return x

@@ -4,7 +4,7 @@ from __future__ import annotations
 from graphc import layers
 from graphc.models import Functional
 
-from .common import check_weights, finish, image_input
+from .common import check_weights, finish, image_input, pool_features
 
 # (filters, stride, expansion) per inverted residual block, in order; block 0 has expansion 1
 _BLOCKS = [(16, 1, 1), (24, 2, 6), (24, 1, 6), (32, 2, 6), (32, 1, 6), (32, 1, 6), (64, 2, 6), (64, 1, 6),
@@ -75,11 +75,7 @@ def MobileNetV2(input_shape=None, alpha=1.0, include_top=True, weights=None, inp
     if include_top:
         x = layers.GlobalAveragePooling2D()(x)
         x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D()(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D()(x)
-    elif pooling is not None:
-        raise ValueError(f"pooling: expected None, 'avg' or 'max', received {pooling!r}")
+    else:
+        x = pool_features(x, pooling)
     name = f"mobilenetv2_{alpha:0.2f}_{inputs.shape[1] or 224}"
     return finish(Functional(inputs, x, name=name), weights)

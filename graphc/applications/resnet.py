@@ -4,7 +4,7 @@ from __future__ import annotations
 from graphc import layers
 from graphc.models import Functional
 
-from .common import check_weights, finish, image_input
+from .common import check_weights, finish, image_input, pool_features
 
 _EPS = 1.001e-5
 
@@ -52,10 +52,6 @@ def ResNet50(include_top=True, weights=None, input_tensor=None, input_shape=None
     if include_top:
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
         x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D(name="max_pool")(x)
-    elif pooling is not None:
-        raise ValueError(f"pooling: expected None, 'avg' or 'max', received {pooling!r}")
+    else:
+        x = pool_features(x, pooling, "avg_pool", "max_pool")
     return finish(Functional(inputs, x, name="resnet50"), weights)

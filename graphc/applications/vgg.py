@@ -4,7 +4,7 @@ from __future__ import annotations
 from graphc import layers
 from graphc.models import Functional
 
-from .common import check_weights, finish, image_input
+from .common import check_weights, finish, image_input, pool_features
 
 
 def _vgg(convs_per_block, model_name, include_top=True, weights=None, input_tensor=None, input_shape=None,
@@ -21,12 +21,8 @@ def _vgg(convs_per_block, model_name, include_top=True, weights=None, input_tens
         x = layers.Dense(4096, activation="relu", name="fc1")(x)
         x = layers.Dense(4096, activation="relu", name="fc2")(x)
         x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D()(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D()(x)
-    elif pooling is not None:
-        raise ValueError(f"pooling: expected None, 'avg' or 'max', received {pooling!r}")
+    else:
+        x = pool_features(x, pooling)
     return finish(Functional(inputs, x, name=model_name), weights)
 
 

@@ -27,8 +27,6 @@ import warnings
 
 import numpy as np
 
-from graphc.models import data as data_utils
-
 from . import data_adapter as da
 
 DEFAULT_BACKEND = "onnxruntime"
@@ -86,25 +84,8 @@ def _fit_ort_training(model, x, y, batch_size, epochs, verbose, callbacks, valid
     from runtime.artifacts import export_training_artifacts
     from runtime.ort_training import OrtTrainingSession
 
-    batch_size = data_utils.check_batch_size(32 if batch_size is None else batch_size)
-    if steps_per_epoch is not None:
-        raise NotImplementedError("fit: steps_per_epoch is not supported for array data; use batch_size")
-    verbose = 1 if verbose == "auto" else int(verbose)
-    feeds, ys, sws, n = model._prepare(x, y, sample_weight, class_weight, "fit")
-    r = model._resolve()
-    val = None
-    if validation_data is not None:
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-            raise ValueError("validation_data: expected a tuple (x_val, y_val) or (x_val, y_val, sample_weight)")
-        vsw = validation_data[2] if len(validation_data) == 3 else None
-        val = model._prepare(validation_data[0], validation_data[1], vsw, None, "validation_data")[:3]
-    elif validation_split:
-        (feeds, ys, sws), val = da.split_validation([feeds, ys, sws], validation_split)
-        n = data_utils.num_rows(feeds, "x")
-    multi = len(r["names"]) > 1
-    da.check_label_range(ys, r["losses"], r["types"], multi)
-    if val is not None:
-        da.check_label_range(val[1], r["losses"], r["types"], multi)
+    batch_size, verbose, feeds, ys, sws, n, r, val = model._fit_data(
+        x, y, batch_size, verbose, sample_weight, class_weight, validation_split, validation_data, steps_per_epoch)
     _warn_about_differences(model, r)
 
     optimizer = model.optimizer

@@ -324,6 +324,32 @@ class Trainer:
         return out
 
     # -- fit --------------------------------------------------------------------------------------
+    def _fit_data(self, x, y, batch_size, verbose, sample_weight, class_weight, validation_split,
+                  validation_data, steps_per_epoch):
+        """fit's checked inputs, shared by every backend: batch size, verbosity, feeds, targets, sample
+        weights, row count, resolved losses/metrics and the validation split, labels range-checked."""
+        batch_size = data_utils.check_batch_size(32 if batch_size is None else batch_size)
+        if steps_per_epoch is not None:
+            raise NotImplementedError("fit: steps_per_epoch is not supported for array data; use batch_size")
+        verbose = 1 if verbose == "auto" else int(verbose)
+        feeds, ys, sws, n = self._prepare(x, y, sample_weight, class_weight, "fit")
+        r = self._resolve()
+        val = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise ValueError("validation_data: expected a tuple (x_val, y_val) or (x_val, y_val, sample_weight)")
+            vsw = validation_data[2] if len(validation_data) == 3 else None
+            val = self._prepare(validation_data[0], validation_data[1], vsw, None, "validation_data")[:3]
+        elif validation_split:
+            (feeds, ys, sws), val = da.split_validation([feeds, ys, sws], validation_split)
+            val = tuple(val)
+            n = data_utils.num_rows(feeds, "x")
+        multi = len(r["names"]) > 1
+        da.check_label_range(ys, r["losses"], r["types"], multi)
+        if val is not None:
+            da.check_label_range(val[1], r["losses"], r["types"], multi)
+        return batch_size, verbose, feeds, ys, sws, n, r, val
+
     def fit(self, x=None, y=None, batch_size=None, epochs: int = 1, verbose="auto", callbacks=None,
             validation_split: float = 0.0, validation_data=None, shuffle: bool = True, class_weight=None,
             sample_weight=None, initial_epoch: int = 0, steps_per_epoch=None, validation_steps=None,
@@ -340,26 +366,9 @@ class Trainer:
         from graphc.callbacks import CallbackList
 
         self._require_compiled("training the model (fit)")
-        batch_size = data_utils.check_batch_size(32 if batch_size is None else batch_size)
-        if steps_per_epoch is not None:
-            raise NotImplementedError("fit: steps_per_epoch is not supported for array data; use batch_size")
-        verbose = 1 if verbose == "auto" else int(verbose)
-        feeds, ys, sws, n = self._prepare(x, y, sample_weight, class_weight, "fit")
-        r = self._resolve()
-        val = None
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-                raise ValueError("validation_data: expected a tuple (x_val, y_val) or (x_val, y_val, sample_weight)")
-            vx, vy = validation_data[0], validation_data[1]
-            vsw = validation_data[2] if len(validation_data) == 3 else None
-            val = self._prepare(vx, vy, vsw, None, "validation_data")[:3]
-        elif validation_split:
-            (feeds, ys, sws), (vf, vy, vs) = da.split_validation([feeds, ys, sws], validation_split)
-            n = data_utils.num_rows(feeds, "x")
-            val = (vf, vy, vs)
-        da.check_label_range(ys, r["losses"], r["types"], len(r["names"]) > 1)
-        if val is not None:
-            da.check_label_range(val[1], r["losses"], r["types"], len(r["names"]) > 1)
+        batch_size, verbose, feeds, ys, sws, n, r, val = self._fit_data(
+            x, y, batch_size, verbose, sample_weight, class_weight, validation_split, validation_data,
+            steps_per_epoch)
         ts = self._train_state_for()
         steps = da.num_steps(n, batch_size)
         cbs = CallbackList(callbacks, model=self, add_history=True, add_progbar=verbose != 0, verbose=verbose,
