@@ -178,15 +178,18 @@ class Sign(_Unary):
 
 @register_op
 class Relu(_Unary):
-    """Y = max(X, 0). dX = Where(Y > 0, dY, 0)."""
+    """Y = max(X, 0). dX = dY * Cast(Y > 0).
+
+    A multiply by the cast mask, not ``Where(Y > 0, dY, 0)``: onnxruntime's CPU Where runs on one
+    thread and took 1.5-2x as long as Greater + Cast + Mul on a (64, 64, 28, 28) activation.
+    """
 
     def ref(self, x):
         return np.maximum(x, 0).astype(x.dtype)
 
     def grad(self, node, dys):
         y = node.outputs[0]
-        zero = zeros_like_scalar(y)
-        return [where(greater(y, zero), dys[0], zero)]
+        return [mul(dys[0], cast(greater(y, zeros_like_scalar(y)), y.dtype))]
 
 
 @register_op
