@@ -6,9 +6,10 @@ with `pip install onnxruntime-training==1.19.2 torch onnx numpy`). The workload'
 exported from PyTorch, `generate_artifacts` builds the training artifacts (AdamW: the training
 build offers AdamW and SGD only), and `Module`/`Optimizer` train on the same data shapes.
 
-    $GRAPHC_BENCH_ORTT_PYTHON benchmarks/ort_training_runner.py W1 200 5 2
+    $GRAPHC_BENCH_ORTT_PYTHON benchmarks/ort_training_runner.py W1 200 2
+
+It speaks train_speed.py's worker protocol: ``ready`` once built, then one timed epoch per ``run`` line.
 """
-import json
 import os
 import sys
 import tempfile
@@ -52,10 +53,9 @@ def torch_model(name):
     return ToyResNet()
 
 
-def main(name, steps, reps, threads):
+def build(name, steps, threads):
     import onnx
     import torch
-    import onnxruntime as ort
     from onnxruntime.training import artifacts
     from onnxruntime.training.api import CheckpointState, Module, Optimizer
 
@@ -80,8 +80,6 @@ def main(name, steps, reps, threads):
         art = onnx.load(path)
         art.ir_version = min(art.ir_version, 9)
         onnx.save(art, path)
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
     state = CheckpointState.load_checkpoint(os.path.join(folder, "checkpoint"))
     module = Module(os.path.join(folder, "training_model.onnx"), state, os.path.join(folder, "eval_model.onnx"))
     opt = Optimizer(os.path.join(folder, "optimizer_model.onnx"), module)
@@ -94,17 +92,17 @@ def main(name, steps, reps, threads):
             module.lazy_reset_grad()
 
     epoch(5)
-    rates = []
-    for _ in range(reps):
+
+    def timed():
         t0 = time.perf_counter()
         epoch(steps)
-        rates.append(steps / (time.perf_counter() - t0))
-    return rates
+        return steps / (time.perf_counter() - t0)
+    return timed
 
 
 if __name__ == "__main__":
-    name, steps, reps, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-    try:
-        print(json.dumps({"ok": True, "rates": main(name, steps, reps, threads)}))
-    except Exception as e:
-        print(json.dumps({"ok": False, "why": f"{type(e).__name__}: {str(e)[:300]}"}))
+    from train_speed import serve  # noqa: E402  (train_speed imports only NumPy and the workloads)
+
+    name, steps, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    serve(lambda: build(name, steps, threads))
