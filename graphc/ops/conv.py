@@ -8,10 +8,14 @@ Gradients (``ONNX_TRAINING_NOTES.md`` §1.2), standard ONNX ops only:
 
 * Conv dX = ConvTranspose(dY, W) with the forward strides/pads/dilations/group and the
   ``output_padding`` that restores the input size (rows the forward never read get zeros).
-* Conv dW by im2col (ungrouped): strided Slices of the padded input per kernel tap, Concat, and a
-  batched MatMul with dY summed over the batch. Grouped convolutions "swap roles": a Conv of the
-  input (batch and channels swapped, group-aware) with dY as the kernel, strides and dilations
-  exchanged, sliced to the kernel size.
+* Conv dW (ungrouped): one MatMul per kernel tap over the whole batch, on a strided Slice of the
+  input transposed once to channels-last or channels-first (chosen by static shape, see
+  ``conv_weight_grad``); inputs with few channels use im2col (Slices, Concat, a batched MatMul
+  summed over the batch). Grouped convolutions "swap roles": a Conv of the input (batch and
+  channels swapped, group-aware) with dY as the kernel, strides and dilations exchanged, sliced to
+  the kernel size.
+* dX stays ConvTranspose: a Conv of the padded dY with the flipped kernel measured 1.0-1.8x slower
+  on the benchmark shapes (W3 conv2d_1 dX: ConvTranspose 24.6 ms, Conv 42.2 ms).
 * ConvTranspose is the adjoint of Conv with the same weights: dX = Conv(dY, W); dW is the Conv
   weight gradient with input dY and output gradient X.
 * Bias: dB = ReduceSum(dY, [0, 2, 3]).
@@ -380,14 +384,92 @@ def bias_grad(dy):
 def conv_weight_grad(x, dy, w, strides, pads, dilations, group):
     """dW of ``Y = Conv(X, W)`` for upstream ``dY``, W of shape (M, C/G, KH, KW).
 
-    Ungrouped convolutions use im2col (``conv_weight_grad_im2col``); grouped ones swap roles
-    (``conv_weight_grad_swap``). On onnxruntime's CPU kernels im2col measured 1.5-9x faster than
-    the swap-roles Conv on the benchmark's shapes (26x26 and 30x30 inputs, 1-64 channels): the
-    swap-roles Conv has an OHxOW kernel, for which the Conv kernel's own im2col is a poor fit.
+    Grouped convolutions (or sizes known only at run time) swap roles (``conv_weight_grad_swap``).
+    Ungrouped ones use one product per kernel tap (``conv_weight_grad_taps``), in the layout whose
+    tap slices and products onnxruntime runs fastest, chosen by static shape; inputs with few
+    channels keep the single batched im2col product (``conv_weight_grad_im2col``).
+
+    Measured on onnxruntime 1.31 CPU, one thread, ms for dW alone (medians of interleaved runs on a
+    shared 2-core machine; im2col / channels-last taps / channels-first taps):
+
+    =======================================  =====  =====  =====
+    X -> dY (3x3 kernel)                     im2col  NHWC   CNHW
+    =======================================  =====  =====  =====
+    64x32x30x30 -> 64x64x28x28 (W3 conv2d_1)  50.2   63.9   46.4
+    64x64x9x9 pad 1 -> 64x64x9x9 (W3 same)    13.6    7.8    9.1
+    64x64x9x9 -> 64x64x7x7 (W3 conv2d_6)       8.9    4.8    5.8
+    32x32x26x26 -> 32x64x24x24 (W2 conv2d_1)  18.1   19.9   14.9
+    64x3x32x32 -> 64x32x30x30 (W3 conv2d)      4.4   19.4   11.4
+    32x1x28x28 -> 32x32x26x26 (W2 conv2d)      0.8    1.8    3.7
+    32x128x7x7 pad 1 -> 32x128x7x7            14.2    6.5    8.4
+    64x64x14x14 pad 1 -> 64x64x14x14          35.9   32.7   29.3
+    =======================================  =====  =====  =====
+
+    The swap-roles Conv measured 1.5-9x slower than im2col on these shapes (its OHxOW kernel is a
+    poor fit for the Conv kernel's own im2col), so it is kept for grouped convolutions only.
     """
-    if group == 1 and all(isinstance(d, int) for d in (*w.shape, *x.shape[1:], *dy.shape[1:])):
+    static = all(isinstance(d, int) for d in (*w.shape, *x.shape[1:], *dy.shape[1:]))
+    if group != 1 or not static:
+        return conv_weight_grad_swap(x, dy, w, strides, pads, dilations, group)
+    c = w.shape[1]
+    oh, ow = dy.shape[2], dy.shape[3]
+    if c < _TAPS_MIN_CHANNELS:
         return conv_weight_grad_im2col(x, dy, w, strides, pads, dilations)
-    return conv_weight_grad_swap(x, dy, w, strides, pads, dilations, group)
+    return conv_weight_grad_taps(x, dy, w, strides, pads, dilations,
+                                 channels_last=oh * ow <= _TAPS_CHANNELS_LAST_MAX_OUTPUT)
+
+
+#: Below this many input channels dW keeps the batched im2col product: per-tap products with C
+#: columns are too thin (W3 conv2d, C=3: 4.4 ms im2col vs 11.4 ms taps).
+_TAPS_MIN_CHANNELS = 8
+#: Up to this many output positions per sample (OH*OW) the per-tap products run channels-last: the
+#: tap slices copy OW*C-float rows instead of OW-float rows, which dominates for small images.
+_TAPS_CHANNELS_LAST_MAX_OUTPUT = 144
+
+
+def conv_weight_grad_taps(x, dy, w, strides, pads, dilations, channels_last: bool):
+    """dW for an ungrouped Conv with one product per kernel tap, each contracting the whole batch
+    and all output positions (K = N*OH*OW), and no im2col Concat:
+
+    * channels-last: X and dY transposed to NHWC once; tap (i, j) is a strided Slice of X over
+      (H, W), viewed as (K, C); dW[:, :, i, j] = dY2^T (M, K) @ tap (K, C).
+    * channels-first: X transposed to (C, N, H, W) and dY to (M, N*OH*OW) once (block copies of
+      whole images); tap (i, j) viewed as (C, K); dW[:, :, i, j] = dY2 @ tap^T.
+
+    onnxruntime folds the transposed operand into a FusedMatMul. The (M, C) products are stacked on
+    a new last axis, which is already the OIHW order of W.
+    """
+    from .linalg import matmul
+    from .shape import concat, pad, reshape, slice_, transpose, unsqueeze
+
+    m, c, kh, kw = w.shape
+    oh, ow = dy.shape[2], dy.shape[3]
+    if channels_last:
+        xt = transpose(x, (0, 2, 3, 1))                                  # (N, H, W, C)
+        if any(pads):
+            xt = pad(xt, (0, pads[0], pads[1], 0, 0, pads[2], pads[3], 0))
+        dy_t = transpose(reshape(transpose(dy, (0, 2, 3, 1)), (-1, m)), (1, 0))  # (M, K)
+        axes = (1, 2)
+    else:
+        xt = transpose(x, (1, 0, 2, 3))                                  # (C, N, H, W)
+        if any(pads):
+            xt = pad(xt, (0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]))
+        dy_t = reshape(transpose(dy, (1, 0, 2, 3)), (m, -1))             # (M, K)
+        axes = (2, 3)
+    steps = (strides[0], strides[1])
+    products = []
+    for i in range(kh):
+        for j in range(kw):
+            h0, w0 = i * dilations[0], j * dilations[1]
+            tap = slice_(xt, starts=(h0, w0), ends=(h0 + strides[0] * (oh - 1) + 1, w0 + strides[1] * (ow - 1) + 1),
+                         axes=axes, steps=steps)
+            if channels_last:
+                prod = matmul(dy_t, reshape(tap, (-1, c)))                 # (M, C)
+            else:
+                prod = matmul(dy_t, transpose(reshape(tap, (c, -1)), (1, 0)))
+            products.append(unsqueeze(prod, (2,)))
+    dw = concat(products, 2) if len(products) > 1 else products[0]    # (M, C, KH*KW)
+    return reshape(dw, (m, c, kh, kw))
 
 
 def conv_weight_grad_im2col(x, dy, w, strides, pads, dilations):

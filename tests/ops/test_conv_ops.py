@@ -26,6 +26,16 @@ CONV_CASES = [
     ("depthwise_mult2", (2, 3, 7, 7), (6, 1, 3, 3), True, {"group": 3, "strides": (2, 2), "pads": (1, 1, 1, 1)}),
     ("unused_rows", (1, 2, 8, 8), (2, 2, 3, 3), False, {"strides": (3, 3)}),  # last rows never read
     ("pointwise", (2, 5, 4, 4), (3, 5, 1, 1), True, {}),
+    # >= 8 input channels: dW by per-tap products, channels-last up to 144 output positions per sample
+    ("taps_channels_last", (2, 8, 7, 6), (4, 8, 3, 3), True, {"pads": (1, 1, 1, 1)}),
+    ("taps_channels_last_stride_dilation", (2, 9, 9, 8), (3, 9, 3, 2), False,
+     {"strides": (2, 1), "dilations": (2, 1), "pads": (0, 1, 2, 0)}),
+    ("taps_channels_last_pointwise", (2, 8, 4, 5), (3, 8, 1, 1), True, {}),
+    # ... and channels-first above 144
+    ("taps_channels_first", (2, 8, 15, 14), (3, 8, 3, 3), True, {}),
+    ("taps_channels_first_stride_asym_dilation", (1, 10, 31, 27), (4, 10, 3, 2), True,
+     {"strides": (2, 1), "pads": (1, 0, 0, 1), "dilations": (1, 2)}),
+    ("taps_channels_first_unused_rows", (1, 8, 40, 41), (2, 8, 3, 3), False, {"strides": (3, 3)}),
 ]
 
 
@@ -33,6 +43,37 @@ CONV_CASES = [
 def test_conv(name, xs, ws, bias, attrs):
     inputs = [f32(*xs), f32(*ws)] + ([f32(ws[0])] if bias else [])
     check_op("Conv", inputs, dict(attrs, kernel_shape=ws[2:]))
+
+
+@pytest.mark.parametrize("xs,ws,attrs,path", [
+    ((2, 3, 7, 6), (4, 3, 3, 3), {}, "im2col"),
+    ((2, 8, 7, 6), (4, 8, 3, 3), {"pads": (1, 1, 1, 1)}, "channels_last"),
+    ((2, 8, 15, 14), (3, 8, 3, 3), {}, "channels_first"),
+    ((2, 8, 15, 14), (4, 4, 3, 3), {"group": 2}, "swap"),
+])
+def test_conv_weight_grad_path_by_shape(xs, ws, attrs, path):
+    """The dW recipe is chosen by static shape (conv_weight_grad): im2col below 8 input channels,
+    per-tap products channels-last up to 144 output positions, channels-first above, swap-roles for
+    groups. Each shows in the ops of the gradient graph."""
+    g = Graph("g")
+    b = Builder(g)
+    x = b.input("x", TensorType("float32", xs))
+    w = b.input("w", TensorType("float32", ws))
+    with b.activate():
+        y = b.emit("Conv", x, w, kernel_shape=ws[2:], **attrs)
+        dy = b.input("dy", y.type)
+        _, dw = get_op("Conv").grad(y.node, [dy])
+    ops = [n.op for n in g.nodes]
+    transposes = [n.attrs["perm"] for n in g.nodes if n.op == "Transpose"]
+    taps = ws[2] * ws[3]
+    if path == "im2col":
+        assert ops.count("MatMul") == 1 and "Concat" in ops and "ReduceSum" in ops
+    elif path == "channels_last":
+        assert ops.count("MatMul") == taps and (0, 2, 3, 1) in transposes and "ReduceSum" not in ops
+    elif path == "channels_first":
+        assert ops.count("MatMul") == taps and (1, 0, 2, 3) in transposes and "ReduceSum" not in ops
+    else:
+        assert ops.count("Conv") == 2 and "MatMul" not in ops
 
 
 CONV_T_CASES = [
