@@ -9,11 +9,21 @@ Gradients (``ONNX_TRAINING_NOTES.md`` §1.2, §1.4), standard ONNX ops only:
 
 * MaxPool: the inference graph keeps the cheap single-output MaxPool. Its gradient re-runs the pool
   as ``MaxPoolWithIndices`` (ONNX MaxPool with its second output, flat indices over the whole
-  tensor) and scatters dY into zeros with ScatterND(reduction="add"). Exactly one input per window
-  (the first maximum in row-major order, as onnxruntime picks it) receives the gradient, so ties do
-  not duplicate it, overlapping windows accumulate, and padding is handled. The Equal/Resize mask
-  recipe for kernel == stride is cheaper but gives every tied element the full gradient (common
-  after a Relu: whole windows of zeros), so it is not used.
+  tensor) and puts dY at those indices. Exactly one input per window (the first maximum in
+  row-major order, as onnxruntime picks it) receives the gradient, so ties do not duplicate it and
+  padding is handled. When windows cannot overlap (strides >= kernel, e.g. Keras' default
+  pool_size == strides) every index is distinct and ONNX ``MaxUnpool`` places dY in one pass over
+  its output; overlapping windows scatter with ScatterND(reduction="add") into zeros so that they
+  accumulate. The Equal/Resize mask recipe for kernel == stride gives every tied element the full
+  gradient (common after a Relu: whole windows of zeros), so it is not used.
+
+  Measured for W3's pool (3x3, stride 3, X 64x64x28x28; onnxruntime 1.31 CPU, one thread, min of
+  interleaved runs): MaxPool with indices 16.8 ms alone; + MaxUnpool 17.1 ms; + ScatterND and its
+  zeros 23.1 ms (ScatterElements 22.3 ms). Exact first-maximum recipes without indices were all
+  slower on onnxruntime, because its broadcasting kernels are slow for window-shaped (k x 1)
+  broadcasts and its SpaceToDepth/DepthToSpace/ArgMax are not faster: Equal(X, Y) with a
+  first-maximum priority and a second MaxPool 165 ms; SpaceToDepth + ArgMax + Where +
+  DepthToSpace 46 ms.
 * AveragePool: dY divided by the window counts (k*k, or the precomputed count map when padding is
   excluded), spread back with a ConvTranspose of a constant ones kernel over (N*C, 1, OH, OW).
 * GlobalMaxPool: Where(Equal(X, Y), dY, 0), ties each get the gradient.
@@ -88,7 +98,7 @@ class MaxPool(OpDef):
 
     def grad(self, node, dys):
         _, indices = emit("MaxPoolWithIndices", node.inputs[0], **node.attrs)
-        return [scatter_pool_grad(node.inputs[0], indices, dys[0])]
+        return [max_pool_grad(node.inputs[0], indices, dys[0], node.attrs)]
 
 
 @register_op
@@ -120,7 +130,62 @@ class MaxPoolWithIndices(OpDef):
     def grad(self, node, dys):
         if dys[0] is None:
             return [None]
-        return [scatter_pool_grad(node.inputs[0], node.outputs[1], dys[0])]
+        return [max_pool_grad(node.inputs[0], node.outputs[1], dys[0], node.attrs)]
+
+
+def has_disjoint_windows(attrs) -> bool:
+    """True when no input element lies in two pooling windows (strides >= kernel on both axes)."""
+    a = pool_attrs(**{k: v for k, v in attrs.items() if k in ("kernel_shape", "strides", "pads")})
+    return all(s >= k for s, k in zip(a["strides"], a["kernel_shape"]))
+
+
+def max_pool_grad(x, indices, dy, attrs):
+    """dX of a max pool from its flat ``indices``: MaxUnpool when the windows are disjoint (float32
+    and float16, the types onnxruntime's MaxUnpool has), else a ScatterND-add into zeros."""
+    if has_disjoint_windows(attrs) and dy.dtype in ("float32", "float16"):
+        pool = {k: attrs[k] for k in ("kernel_shape", "strides", "pads") if attrs.get(k) is not None}
+        return emit("MaxUnpool", dy, indices, x, **pool)
+    return scatter_pool_grad(x, indices, dy)
+
+
+@register_op
+class MaxUnpool(OpDef):
+    """Y = zeros shaped like ``like`` with X[i] placed at the flat position I[i] (over the whole
+    tensor, as MaxPoolWithIndices gives them): ONNX MaxUnpool with ``output_shape = Shape(like)``.
+
+    The indices must be distinct (ONNX leaves duplicates undefined): ``max_pool_grad`` uses it only
+    for disjoint windows. ``kernel_shape``/``strides``/``pads`` are the pool's, passed through to
+    ONNX. dX = Gather(flat dY, flat I).
+    """
+
+    nondiff_inputs = (1, 2)
+
+    def infer(self, x, idx, like, kernel_shape=None, strides=None, pads=None):
+        if idx.dtype != "int64":
+            raise TypeError(f"MaxUnpool indices must be int64, received {idx.dtype}")
+        if x.rank != 4 or idx.rank != 4 or like.rank != 4:
+            raise ValueError(f"MaxUnpool is 2-D: X, I and like must be (N, C, H, W), received ranks "
+                             f"{x.rank}, {idx.rank}, {like.rank}")
+        if any(isinstance(a, int) and isinstance(b, int) and a != b for a, b in zip(x.shape, idx.shape)):
+            raise ValueError(f"MaxUnpool indices must have X's shape {x.shape}, received {idx.shape}")
+        pool_attrs(kernel_shape, strides, pads)
+        return like.with_dtype(x.dtype)
+
+    def ref(self, x, idx, like, kernel_shape=None, strides=None, pads=None):
+        y = np.zeros(like.shape, x.dtype)
+        y.reshape(-1)[idx.reshape(-1)] = x.reshape(-1)
+        return y
+
+    def lower(self, ctx, node):
+        shape = ctx.emit("Shape", [ctx.inputs[2]], 1)[0]
+        ctx.emit("MaxUnpool", [ctx.inputs[0], ctx.inputs[1], shape], ctx.outputs, **_lower_attrs(node))
+
+    def grad(self, node, dys):
+        from .shape import gather, reshape, reshape_like
+
+        x, idx = node.inputs[0], node.inputs[1]
+        picked = gather(reshape(dys[0], (-1,)), reshape(idx, (-1,)), axis=0)
+        return [reshape_like(picked, x), None, None]
 
 
 def scatter_pool_grad(x, indices, dy):

@@ -99,6 +99,9 @@ POOL_CASES = [
     ("k3s1p1", {"kernel_shape": (3, 3), "strides": (1, 1), "pads": (1, 1, 1, 1)}),
     ("k3s3_rest_unread", {"kernel_shape": (3, 3), "strides": (3, 3)}),
     ("k2x3_asymmetric", {"kernel_shape": (2, 3), "strides": (1, 2), "pads": (0, 1, 1, 0)}),
+    # disjoint windows (strides >= kernel): the gradient is a MaxUnpool
+    ("k2x3_s3_gaps_pads", {"kernel_shape": (2, 3), "strides": (3, 3), "pads": (1, 0, 0, 2)}),
+    ("k2s2p1", {"kernel_shape": (2, 2), "strides": (2, 2), "pads": (1, 1, 0, 0)}),
 ]
 
 
@@ -138,6 +141,90 @@ def test_max_pool_gradient_accumulates_overlapping_windows():
     x = np.arange(25, dtype=np.float32).reshape(1, 1, 5, 5)
     g = _grad_of("MaxPool", x, {"kernel_shape": (3, 3), "strides": (1, 1)}, np.ones((1, 1, 3, 3), np.float32))
     assert g[0, 0, 4, 4] == 1.0 and g[0, 0, 2, 4] == 1.0 and g.sum() == 9.0
+
+
+def _first_max_grad(x, attrs, dy):
+    """NumPy oracle: each window passes dY to its first maximum in row-major order (padding never
+    wins); overlapping windows accumulate."""
+    kh, kw = attrs["kernel_shape"]
+    sh, sw = attrs.get("strides", (1, 1))
+    pt, pl, pb, pr = attrs.get("pads", (0, 0, 0, 0))
+    xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)), constant_values=-np.inf)
+    g = np.zeros(xp.shape, np.float64)
+    n, c, oh, ow = dy.shape
+    for b in range(n):
+        for ch in range(c):
+            for i in range(oh):
+                for j in range(ow):
+                    win = xp[b, ch, i * sh:i * sh + kh, j * sw:j * sw + kw]
+                    r, q = divmod(int(np.argmax(win)), kw)
+                    g[b, ch, i * sh + r, j * sw + q] += dy[b, ch, i, j]
+    return g[:, :, pt:pt + x.shape[2], pl:pl + x.shape[3]].astype(x.dtype)
+
+
+def _tied_input(shape, seed):
+    """Post-Relu-like values: many exact zeros (whole windows tie) and repeated positive levels."""
+    r = np.random.default_rng(seed)
+    return np.maximum(r.integers(-3, 3, shape), 0).astype(np.float32)
+
+
+TIE_CASES = [
+    ((2, 3, 28, 28), {"kernel_shape": (3, 3), "strides": (3, 3)}),              # W3's pool, 28 % 3 != 0
+    ((2, 3, 8, 8), {"kernel_shape": (2, 2), "strides": (2, 2)}),
+    ((1, 2, 9, 7), {"kernel_shape": (2, 3), "strides": (3, 3), "pads": (1, 0, 0, 2)}),  # gaps, pads
+    ((1, 2, 7, 9), {"kernel_shape": (3, 2), "strides": (3, 2), "pads": (0, 1, 2, 0)}),  # non-square
+    ((2, 2, 8, 7), {"kernel_shape": (3, 3), "strides": (2, 2), "pads": (1, 1, 1, 1)}),  # overlapping: ScatterND
+    ((1, 2, 6, 6), {"kernel_shape": (3, 3), "strides": (1, 1)}),
+]
+
+
+@pytest.mark.parametrize("shape,attrs", TIE_CASES, ids=[f"{a['kernel_shape']}s{a['strides']}{s}" for s, a in TIE_CASES])
+def test_max_pool_gradient_on_ties_on_onnxruntime(shape, attrs):
+    """On onnxruntime (MaxUnpool for disjoint windows, ScatterND otherwise) and in the interpreter,
+    tied windows pass the gradient to their first maximum only."""
+    from graphc.ops.pool import has_disjoint_windows
+    from graphc.testing import run_onnx
+
+    x = _tied_input(shape, seed=len(shape) + shape[-1])
+    oh = (shape[2] + attrs.get("pads", (0,) * 4)[0] + attrs.get("pads", (0,) * 4)[2] - attrs["kernel_shape"][0]) \
+        // attrs["strides"][0] + 1
+    ow = (shape[3] + attrs.get("pads", (0,) * 4)[1] + attrs.get("pads", (0,) * 4)[3] - attrs["kernel_shape"][1]) \
+        // attrs["strides"][1] + 1
+    dy = rng.standard_normal((shape[0], shape[1], oh, ow)).astype(np.float32)
+    g = Graph("g")
+    b = Builder(g)
+    xv = b.input("x", TensorType.of(x))
+    dyv = b.input("dy", TensorType.of(dy))
+    with b.activate():
+        y = b.emit("MaxPool", xv, **attrs)
+        (dx,) = get_op("MaxPool").grad(y.node, [dyv])
+    g.set_outputs([dx], ["dx"])
+    ops = {n.op for n in g.nodes}
+    assert ("MaxUnpool" in ops) == has_disjoint_windows(attrs) and ("ScatterNDAdd" in ops) != ("MaxUnpool" in ops)
+    expected = _first_max_grad(x, attrs, dy)
+    np.testing.assert_allclose(run_onnx(g, {"x": x, "dy": dy})[0], expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(_grad_of("MaxPool", x, attrs, dy), expected, rtol=1e-6, atol=1e-6)
+
+
+def test_max_unpool():
+    """MaxUnpool places values at distinct flat indices (from a disjoint-window pool) in zeros shaped
+    like its third input; its gradient gathers them back."""
+    attrs = {"kernel_shape": (2, 3), "strides": (3, 3), "pads": (1, 0, 0, 2)}
+    like = f32(2, 3, 9, 7)
+    _, idx = get_op("MaxPoolWithIndices").ref(like, **attrs)
+    check_op("MaxUnpool", [f32(*idx.shape), idx, like], attrs, eps=1.0)
+
+
+def test_max_pool_gradient_float64_keeps_scatter():
+    """onnxruntime's MaxUnpool has no float64 kernel: float64 graphs keep the ScatterND form."""
+    g = Graph("g")
+    b = Builder(g)
+    xv = b.input("x", TensorType("float64", (1, 1, 4, 4)))
+    with b.activate():
+        y = b.emit("MaxPool", xv, kernel_shape=(2, 2), strides=(2, 2))
+        get_op("MaxPool").grad(y.node, [b.input("dy", y.type)])
+    ops = {n.op for n in g.nodes}
+    assert "ScatterNDAdd" in ops and "MaxUnpool" not in ops
 
 
 @pytest.mark.parametrize("count_include_pad", [0, 1])
