@@ -3,8 +3,16 @@
 Each optimizer defines its rule once, in ``update_step``, as IR ops on Values: the training-step
 graph emits it for every trainable parameter, and ``apply_gradients`` (custom loops with
 ``GradientTape``) runs the very same rule in a small compiled graph. Per-variable state (moments,
-accumulators) lives on the host between uses, in ``get_state()`` form, or on the training
-executor's device while ``fit`` runs; it is synced back whenever it is read.
+accumulators) lives on the host between uses or on the training executor's device while ``fit``
+runs; it is synced back whenever it is read.
+
+The update is memory-bound (each elementwise node is one pass over the parameter), so the graphs
+keep some slots in an affine "device form" that saves passes, e.g. Adam's ``m / (1 - beta_1)``
+turns ``m += (g - m)(1 - beta_1)`` (3 passes) into ``m~ = beta_1 * m~ + g`` (2). Everything outside
+the graphs sees Keras' slots: ``get_state``, ``set_state`` and ``variables`` convert
+(``slot_from_device`` / ``slot_to_device``), so saved files and ``set_state(get_state())`` carry
+Keras semantics. The host copy (``_device_slots``), ``apply_gradients``, the training executor
+and ``export_training``'s graph all hold the device form, so nothing is converted per step.
 
 The learning rate is a graph input, computed on the host from ``iterations`` when a schedule is
 given, so schedules and callbacks change it without rebuilding anything.
@@ -102,8 +110,20 @@ def _c(like: Value, v) -> np.ndarray:
     return np.asarray(v, dtype=like.dtype)
 
 
+def _times(x: Value, c: float) -> Value:
+    """``x * c``, or ``x`` itself when ``c`` is 1 (a full-size pass saved)."""
+    return x if c == 1.0 else ops.mul(x, _c(x, c))
+
+
+IDENTITY = (1.0, 0.0)
+# Only float32 slots take a device form: float64 host values hold it exactly (a float64 slot would
+# need more), and float16 has no range to spare for scaled moments.
+SCALED_DTYPES = ("float32",)
+
+
 class Optimizer:
-    """Base class. Subclasses set ``slot_names(var)`` and implement ``update_step``.
+    """Base class. Subclasses set ``slot_names(var)`` and implement ``update_step``; those that keep a
+    slot in a device form also define ``slot_encoding`` and ``_encoding_hyperparameters``.
 
     Args:
         learning_rate: a float or a ``LearningRateSchedule``.
@@ -126,7 +146,8 @@ class Optimizer:
         self._learning_rate = None
         self.learning_rate = learning_rate
         self._iterations = 0
-        self._slots: dict[int, dict[str, np.ndarray]] = {}  # Variable uid -> slot -> host array
+        self._device_slots: dict[int, dict[str, np.ndarray]] = {}  # Variable uid -> slot -> device form
+        self._encoded_with = None    # the hyperparameters the device forms were fixed with
         self._vars: dict[int, Variable] = {}
         self._version = 0            # bumped when the host state changes outside the device
         self._sync_hook = None       # set by a training executor holding newer state on its device
@@ -185,31 +206,69 @@ class Optimizer:
         return ()
 
     def slot_initial(self, var: Variable, slot: str) -> np.ndarray:
+        """The slot's initial value, Keras' form."""
         return np.zeros(var.shape, dtype=var.dtype)
+
+    # -- device form of the slots --
+    def _encoding_hyperparameters(self) -> dict:
+        """The hyperparameters ``slot_encoding`` depends on (subclasses)."""
+        return {}
+
+    def _encoded(self) -> dict:
+        """Those hyperparameters as they were when first used: the device form never changes, so a
+        later assignment (``opt.beta_1 = 0.8``) changes the rule, not the meaning of stored state."""
+        if self._encoded_with is None:
+            self._encoded_with = dict(self._encoding_hyperparameters())
+        return self._encoded_with
+
+    def slot_encoding(self, slot: str, dtype: str) -> tuple[float, float]:
+        """``(factor, offset)`` with Keras' value ``= factor * device value + offset``; ``IDENTITY``
+        (the default) keeps the slot as Keras does."""
+        return IDENTITY
+
+    def slot_to_device(self, var: Variable, slot: str, value) -> np.ndarray:
+        """Keras' value of ``var``'s ``slot`` -> the form the update graphs hold (``var.dtype``)."""
+        factor, offset = self.slot_encoding(slot, var.dtype)
+        if (factor, offset) == IDENTITY:
+            return np.array(value, dtype=var.dtype)
+        return ((np.asarray(value, np.float64) - offset) / factor).astype(var.dtype)
+
+    def slot_from_device(self, var: Variable, slot: str, value) -> np.ndarray:
+        """The device form -> Keras' value, as a new array. Encoded slots come back in float64, which
+        holds them exactly enough that ``slot_to_device`` restores the device form bit for bit."""
+        factor, offset = self.slot_encoding(slot, var.dtype)
+        if (factor, offset) == IDENTITY:
+            return np.array(value)
+        return np.asarray(value, np.float64) * factor + offset
 
     def build(self, variables) -> None:
         """Creates the per-variable state for ``variables`` not seen before."""
         self._sync()
         for v in variables:
-            if v.uid not in self._slots:
-                self._slots[v.uid] = {s: self.slot_initial(v, s) for s in self.slot_names(v)}
+            if v.uid not in self._device_slots:
+                self._device_slots[v.uid] = {s: self.slot_to_device(v, s, self.slot_initial(v, s))
+                                             for s in self.slot_names(v)}
                 self._vars[v.uid] = v
                 self._version += 1
 
     @property
     def variables(self) -> list[np.ndarray]:
-        """The state arrays: iterations, then each variable's slots."""
+        """The state arrays: iterations, then each variable's slots (as ``get_state``)."""
         state = self.get_state()
         return list(state.values())
 
     def get_state(self) -> dict[str, np.ndarray]:
-        """``{"iterations": ..., "<variable path>/<slot>": ...}`` as NumPy copies."""
+        """``{"iterations": ..., "<variable path>/<slot>": ...}`` as NumPy copies, Keras' slot values.
+
+        Slots the graphs keep in a device form (see ``slot_encoding``) come back in float64, so
+        ``set_state(get_state())`` (and a saved model) continue exactly as the running optimizer.
+        """
         self._sync()
         out = {"iterations": np.asarray(self._iterations, dtype=np.int64)}
-        for uid, slots in self._slots.items():
-            path = self._vars[uid].path
+        for uid, slots in self._device_slots.items():
+            var = self._vars[uid]
             for s, a in slots.items():
-                out[f"{path}/{s}"] = np.array(a)
+                out[f"{var.path}/{s}"] = self.slot_from_device(var, s, a)
         return out
 
     def set_state(self, state: dict) -> None:
@@ -225,23 +284,24 @@ class Optimizer:
             if var is None:
                 raise ValueError(f"{self.name}.set_state: no variable {path!r} is known to this optimizer; build it "
                                  "first (optimizer.build(model.trainable_variables))")
-            if slot not in self._slots[var.uid]:
+            if slot not in self._device_slots[var.uid]:
                 raise ValueError(f"{self.name}.set_state: {var.path} has no slot {slot!r}")
             value = np.asarray(value)
             if value.shape != var.shape:
                 raise ValueError(f"{self.name}.set_state: {key} expects shape {var.shape}, received {value.shape}")
-            self._slots[var.uid][slot] = np.array(value, dtype=var.dtype)
+            self._device_slots[var.uid][slot] = self.slot_to_device(var, slot, value)
         self._version += 1
 
     def _write_from_device(self, iterations: int, slots: dict) -> None:
-        """Executor callback: ``slots`` is ``{uid: {slot: array}}``."""
+        """Executor callback: ``slots`` is ``{uid: {slot: array}}`` in the device form."""
         self._iterations = int(iterations)
         for uid, d in slots.items():
-            self._slots[uid].update(d)
+            self._device_slots[uid].update(d)
 
     # -- the rule --
     def update_step(self, p: Value, g: Value, slots: dict, lr: Value, t: Value):
-        """Emits one parameter's update. ``lr`` and ``t`` (1-based step) are scalars of p's dtype.
+        """Emits one parameter's update. ``lr`` and ``t`` (1-based step) are scalars of p's dtype;
+        ``slots`` (in and out) are in the device form (``slot_encoding(slot, p.dtype)``).
 
         Returns:
             (new parameter, {slot: new slot value}).
@@ -270,8 +330,8 @@ class Optimizer:
             t, lr_p = t_cache[dt]
             if g.dtype != dt:
                 g = ops.cast(g, dt)
-            if self.weight_decay:
-                p = ops.sub(p, ops.mul(p, ops.mul(lr_p, _c(p, self.weight_decay))))
+            if self.weight_decay:  # Keras' p - p * wd * lr, as one pass: p * (1 - lr * wd)
+                p = ops.mul(p, ops.sub(_c(p, 1.0), ops.mul(lr_p, _c(p, self.weight_decay))))
             out.append(self.update_step(p, g, slots, lr_p, t))
         return out, new_step
 
@@ -345,7 +405,7 @@ class Optimizer:
             feeds[f"p{i}"] = v.value
             feeds[f"g{i}"] = g.astype(v.dtype, copy=False)
             for s in self.slot_names(v):
-                feeds[f"s{i}/{s}"] = self._slots[v.uid][s]
+                feeds[f"s{i}/{s}"] = self._device_slots[v.uid][s]
         results = exe.run(feeds)
         self._iterations = int(results[0])
         k = 1
@@ -353,7 +413,7 @@ class Optimizer:
             v.assign(results[k])
             k += 1
             for s in self.slot_names(v):
-                self._slots[v.uid][s] = results[k]
+                self._device_slots[v.uid][s] = results[k]
                 k += 1
         self._version += 1
 
@@ -386,7 +446,11 @@ class Optimizer:
 
 class SGD(Optimizer):
     """``m = momentum * m - lr * g``; ``p += m`` (nesterov: ``p += momentum * m - lr * g``); plain
-    ``p -= lr * g`` without momentum."""
+    ``p -= lr * g`` without momentum.
+
+    Full-size passes per parameter: 2 plain, 4 with momentum, 5 nesterov (6 in Keras' form): the
+    device keeps ``momentum * m``, the product the nesterov update adds to ``p``.
+    """
 
     def __init__(self, learning_rate=0.01, momentum: float = 0.0, nesterov: bool = False, name: str = "SGD",
                  **kwargs):
@@ -399,15 +463,29 @@ class SGD(Optimizer):
     def slot_names(self, var):
         return ("momentum",) if self.momentum else ()
 
+    def _encoding_hyperparameters(self):
+        return {"momentum": self.momentum, "nesterov": self.nesterov}
+
+    def _scale(self, dtype) -> float:
+        """Device value = scale * Keras' m."""
+        e = self._encoded()
+        return e["momentum"] if dtype in SCALED_DTYPES and e["nesterov"] and e["momentum"] > 0 else 1.0
+
+    def slot_encoding(self, slot, dtype):
+        s = self._scale(dtype)
+        return IDENTITY if s == 1.0 else (1.0 / s, 0.0)
+
     def update_step(self, p, g, slots, lr, t):
         step = ops.mul(lr, g)
         if not self.momentum:
             return ops.sub(p, step), {}
-        mu = _c(p, self.momentum)
-        m = ops.sub(ops.mul(slots["momentum"], mu), step)
+        s = self._scale(p.dtype)
+        mu = self.momentum
+        m = ops.sub(_times(slots["momentum"], mu / s), step)  # Keras' new m
+        new = _times(m, s)
         if self.nesterov:
-            return ops.sub(ops.add(p, ops.mul(m, mu)), step), {"momentum": m}
-        return ops.add(p, m), {"momentum": m}
+            return ops.sub(ops.add(p, _times(new, mu / s)), step), {"momentum": new}
+        return ops.add(p, m), {"momentum": new}
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
@@ -415,7 +493,12 @@ class SGD(Optimizer):
 
 class RMSprop(Optimizer):
     """``v = rho * v + (1 - rho) * g^2``; ``p -= lr * g / sqrt(v + eps)`` (centered: ``v - mg^2 + eps``),
-    through a momentum buffer when ``momentum > 0``."""
+    through a momentum buffer when ``momentum > 0``.
+
+    The device keeps ``v / (1 - rho)`` (and ``mg / (1 - rho)``), so ``v~ = rho * v~ + g^2`` and
+    ``p -= (lr / sqrt(1 - rho)) * g / sqrt(v~ + eps / (1 - rho))``. Full-size passes per parameter:
+    8 (Keras' form 9), centered 13 (14); momentum adds 2.
+    """
 
     def __init__(self, learning_rate=0.001, rho: float = 0.9, momentum: float = 0.0, epsilon: float = 1e-7,
                  centered: bool = False, name: str = "rmsprop", **kwargs):
@@ -425,18 +508,32 @@ class RMSprop(Optimizer):
     def slot_names(self, var):
         return ("velocity",) + (("momentum",) if self.momentum else ()) + (("average_gradient",) if self.centered else ())
 
+    def _encoding_hyperparameters(self):
+        return {"rho": self.rho}
+
+    def _unit(self, dtype) -> float:
+        """Keras' v (and mg) = unit * device value: ``1 - rho``, or 1 (Keras' form) for rho = 1."""
+        rho = self._encoded()["rho"]
+        return 1.0 - rho if dtype in SCALED_DTYPES and 0.0 <= rho < 1.0 else 1.0
+
+    def slot_encoding(self, slot, dtype):
+        return (self._unit(dtype), 0.0) if slot in ("velocity", "average_gradient") else IDENTITY
+
     def update_step(self, p, g, slots, lr, t):
+        u = self._unit(p.dtype)
         rho = _c(p, self.rho)
-        one_m_rho = _c(p, 1.0 - self.rho)
-        v = ops.add(ops.mul(slots["velocity"], rho), ops.mul(ops.mul(g, g), one_m_rho))
+        c = (1.0 - self.rho) / u  # 1 in the device form
+        v = ops.add(ops.mul(slots["velocity"], rho), _times(ops.mul(g, g), c))
         new = {"velocity": v}
+        eps = _c(p, self.epsilon / u)
         if self.centered:
-            ag = ops.add(ops.mul(slots["average_gradient"], rho), ops.mul(g, one_m_rho))
+            ag = ops.add(ops.mul(slots["average_gradient"], rho), _times(g, c))
             new["average_gradient"] = ag
-            denom = ops.add(ops.sub(v, ops.mul(ag, ag)), _c(p, self.epsilon))
+            denom = ops.add(ops.sub(v, _times(ops.mul(ag, ag), u)), eps)
         else:
-            denom = ops.add(v, _c(p, self.epsilon))
-        increment = ops.div(ops.mul(lr, g), ops.sqrt(denom))
+            denom = ops.add(v, eps)
+        lr_u = lr if u == 1.0 else ops.mul(lr, _c(p, 1.0 / math.sqrt(u)))  # one scalar, then one pass
+        increment = ops.div(ops.mul(lr_u, g), ops.sqrt(denom))
         if self.momentum:
             m = ops.add(ops.mul(slots["momentum"], _c(p, self.momentum)), increment)
             new["momentum"] = m
@@ -450,7 +547,13 @@ class RMSprop(Optimizer):
 
 class Adam(Optimizer):
     """``m += (g - m)(1 - b1)``; ``v += (g^2 - v)(1 - b2)``;
-    ``p -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)`` (amsgrad: ``v`` replaced by its running max)."""
+    ``p -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)`` (amsgrad: ``v`` replaced by its running max).
+
+    The device keeps ``m / (1 - b1)`` and ``v / (1 - b2)``, so ``m~ = b1 * m~ + g``,
+    ``v~ = b2 * v~ + g^2`` and ``p -= alpha' * m~ / (sqrt(v~) + eps')`` with the scalars
+    ``alpha' = alpha * (1 - b1) / sqrt(1 - b2)`` and ``eps' = eps / sqrt(1 - b2)``. Full-size passes
+    per parameter: 10 (Keras' form 12), amsgrad 11; AdamW's decay adds 1.
+    """
 
     def __init__(self, learning_rate=0.001, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7,
                  amsgrad: bool = False, name: str = "adam", **kwargs):
@@ -460,18 +563,38 @@ class Adam(Optimizer):
     def slot_names(self, var):
         return ("momentum", "velocity") + (("velocity_hat",) if self.amsgrad else ())
 
+    def _encoding_hyperparameters(self):
+        return {"beta_1": self.beta_1, "beta_2": self.beta_2}
+
+    def _unit(self, slot, dtype) -> float:
+        """Keras' slot = unit * device value: ``1 - beta``, or 1 (Keras' form) for beta = 1."""
+        beta = self._encoded()["beta_1" if slot == "momentum" else "beta_2"]
+        return 1.0 - beta if dtype in SCALED_DTYPES and 0.0 <= beta < 1.0 else 1.0
+
+    def slot_encoding(self, slot, dtype):
+        return (self._unit(slot, dtype), 0.0)
+
     def update_step(self, p, g, slots, lr, t):
+        um, uv = self._unit("momentum", p.dtype), self._unit("velocity", p.dtype)
         one = _c(p, 1.0)
         b1p = ops.pow_(_c(p, self.beta_1), t)
         b2p = ops.pow_(_c(p, self.beta_2), t)
         alpha = ops.div(ops.mul(lr, ops.sqrt(ops.sub(one, b2p))), ops.sub(one, b1p))
-        m = ops.add(slots["momentum"], ops.mul(ops.sub(g, slots["momentum"]), _c(p, 1.0 - self.beta_1)))
-        v = ops.add(slots["velocity"], ops.mul(ops.sub(ops.mul(g, g), slots["velocity"]), _c(p, 1.0 - self.beta_2)))
+        if (um, uv) != (1.0, 1.0):  # m = um * m~, v = uv * v~, folded into the scalars
+            alpha = ops.mul(alpha, _c(p, um / math.sqrt(uv)))
+
+        def average(s, x, beta, u):
+            if u == 1.0:  # Keras' form
+                return ops.add(s, ops.mul(ops.sub(x, s), _c(p, 1.0 - beta)))
+            return ops.add(ops.mul(s, _c(p, beta)), _times(x, (1.0 - beta) / u))
+
+        m = average(slots["momentum"], g, self.beta_1, um)
+        v = average(slots["velocity"], ops.mul(g, g), self.beta_2, uv)
         new = {"momentum": m, "velocity": v}
         if self.amsgrad:
             v = ops.maximum(slots["velocity_hat"], v)
             new["velocity_hat"] = v
-        update = ops.div(ops.mul(m, alpha), ops.add(ops.sqrt(v), _c(p, self.epsilon)))
+        update = ops.div(ops.mul(m, alpha), ops.add(ops.sqrt(v), _c(p, self.epsilon / math.sqrt(uv))))
         return ops.sub(p, update), new
 
     def get_config(self):
@@ -491,7 +614,11 @@ class AdamW(Adam):
 
 
 class Adagrad(Optimizer):
-    """``a += g^2``; ``p -= lr * g / sqrt(a + eps)``; ``a`` starts at ``initial_accumulator_value``."""
+    """``a += g^2``; ``p -= lr * g / sqrt(a + eps)``; ``a`` starts at ``initial_accumulator_value``.
+
+    The device keeps ``a + eps``, the sum the update takes the root of: 6 full-size passes per
+    parameter (Keras' form 7).
+    """
 
     def __init__(self, learning_rate=0.001, initial_accumulator_value: float = 0.1, epsilon: float = 1e-7,
                  name: str = "adagrad", **kwargs):
@@ -505,9 +632,21 @@ class Adagrad(Optimizer):
     def slot_initial(self, var, slot):
         return np.full(var.shape, self.initial_accumulator_value, dtype=var.dtype)
 
+    def _encoding_hyperparameters(self):
+        return {"epsilon": self.epsilon}
+
+    def _shift(self, dtype) -> float:
+        """Device value = Keras' a + shift."""
+        return self._encoded()["epsilon"] if dtype in SCALED_DTYPES else 0.0
+
+    def slot_encoding(self, slot, dtype):
+        return (1.0, -self._shift(dtype))
+
     def update_step(self, p, g, slots, lr, t):
+        shift = self._shift(p.dtype)
         acc = ops.add(slots["accumulator"], ops.mul(g, g))
-        return ops.sub(p, ops.div(ops.mul(lr, g), ops.sqrt(ops.add(acc, _c(p, self.epsilon))))), {"accumulator": acc}
+        denom = acc if self.epsilon == shift else ops.add(acc, _c(p, self.epsilon - shift))
+        return ops.sub(p, ops.div(ops.mul(lr, g), ops.sqrt(denom))), {"accumulator": acc}
 
     def get_config(self):
         return {**super().get_config(), "initial_accumulator_value": self.initial_accumulator_value,

@@ -5,7 +5,8 @@ parameters and an optimizer rule, it appends the backward pass (``passes.autodif
 optimizer update and sets the graph's signature:
 
 Inputs (besides the batch inputs already in the graph):
-    ``optimizer/<variable path>/<slot>``  optimizer state per trainable variable
+    ``optimizer/<variable path>/<slot>``  optimizer state per trainable variable (the optimizer's
+                                         device form, ``Optimizer.slot_encoding``)
     ``optimizer/iterations``             int64 scalar: steps taken so far
     ``optimizer/learning_rate``          float32 scalar: the rate for this step
     ``<variable path>``                  every parameter (Param nodes become inputs when lowered

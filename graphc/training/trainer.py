@@ -494,7 +494,11 @@ class Trainer:
               categorical cross-entropy, else the output's dtype and shape);
             * ``sample_weight/<output name>``: float32 ``[batch]`` (feed ones for unweighted);
             * ``<layer>/<weight>`` per parameter, e.g. ``dense/kernel`` (trainable and frozen);
-            * ``optimizer/<layer>/<weight>/<slot>`` per optimizer slot (``momentum``, ``velocity``...);
+            * ``optimizer/<layer>/<weight>/<slot>`` per optimizer slot (``momentum``, ``velocity``...),
+              in the optimizer's device form: some slots are kept scaled or shifted to save passes
+              over the parameter (Adam's ``momentum`` is ``m / (1 - beta_1)``, see
+              ``Optimizer.slot_encoding``); ``optimizer.slot_from_device(variable, slot, array)``
+              gives Keras' value and ``slot_to_device`` the reverse;
             * ``optimizer/iterations``: int64 scalar, steps taken so far;
             * ``optimizer/learning_rate``: float32 scalar, the rate of this step.
 
@@ -510,7 +514,8 @@ class Trainer:
             filepath: where to write the ``.onnx`` file.
             opset, ir_version: ONNX versions (17 / 9 by default).
             state_path: if given, an ``.npz`` of the current values of every non-batch input
-                (parameters, optimizer state, iterations, learning rate) to start from.
+                (parameters, optimizer state in its device form, iterations, learning rate) to
+                start from.
             level: the pass pipeline level the step graph is optimized at (0 to 2).
             debug: run the pipeline in debug mode (IR checks and numerics after every pass, stage
                 dumps, the pass table); None reads ``GRAPHC_DEBUG``.
@@ -542,14 +547,15 @@ class Trainer:
 
 
 def _initial_state(model, graph, sig, proto) -> dict:
-    """Current host values for every non-batch input of the step graph, by ONNX name."""
+    """Current host values for every non-batch input of the step graph, by ONNX name (optimizer slots
+    in the device form the graph reads)."""
     opt = model.optimizer
     names = _param_onnx_names(graph, proto)
     state = {}
     for onnx_name, var in names.items():
         state[onnx_name] = np.array(var.value)
     for name, (var, slot) in sig.slots.items():
-        state[name] = np.array(opt._slots[var.uid][slot])
+        state[name] = np.array(opt._device_slots[var.uid][slot])
     state[sig.iterations] = np.asarray(opt.iterations, np.int64)
     return state
 
@@ -606,7 +612,7 @@ class _TrainState:
         if self.optimizer._version != self.opt_version:
             self.sync()
             for name, (var, slot) in self.sig.slots.items():
-                changed[name] = self.optimizer._slots[var.uid][slot]
+                changed[name] = self.optimizer._device_slots[var.uid][slot]
             changed[self.sig.iterations] = np.asarray(self.optimizer._iterations, np.int64)
             self.iterations = int(self.optimizer._iterations)
             self.opt_version = self.optimizer._version
