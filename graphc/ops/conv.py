@@ -8,9 +8,9 @@ Gradients (``ONNX_TRAINING_NOTES.md`` §1.2), standard ONNX ops only:
 
 * Conv dX = ConvTranspose(dY, W) with the forward strides/pads/dilations/group and the
   ``output_padding`` that restores the input size (rows the forward never read get zeros).
-* Conv dW (ungrouped): one MatMul per kernel tap over the whole batch, on a strided Slice of the
-  input transposed once to channels-last or channels-first (chosen by static shape, see
-  ``conv_weight_grad``); inputs with few channels use im2col (Slices, Concat, a batched MatMul
+* Conv dW (ungrouped): one MatMul per kernel tap, on a strided Slice of the input, in a layout
+  chosen by static shape (channels-last, channels-first or per sample, see ``conv_weight_grad``);
+  inputs with few channels use im2col (Slices, Concat, a batched MatMul
   summed over the batch). Grouped convolutions "swap roles": a Conv of the input (batch and
   channels swapped, group-aware) with dY as the kernel, strides and dilations exchanged, sliced to
   the kernel size.
@@ -385,25 +385,29 @@ def conv_weight_grad(x, dy, w, strides, pads, dilations, group):
     """dW of ``Y = Conv(X, W)`` for upstream ``dY``, W of shape (M, C/G, KH, KW).
 
     Grouped convolutions (or sizes known only at run time) swap roles (``conv_weight_grad_swap``).
-    Ungrouped ones use one product per kernel tap (``conv_weight_grad_taps``), in the layout whose
-    tap slices and products onnxruntime runs fastest, chosen by static shape; inputs with few
+    Ungrouped ones use one product per kernel tap (``conv_weight_grad_taps``) in the layout that
+    onnxruntime runs fastest for the static shape: channels-last up to 144 output positions per
+    sample, channels-first below 256, per-sample products from 256; inputs with fewer than 8
     channels keep the single batched im2col product (``conv_weight_grad_im2col``).
 
-    Measured on onnxruntime 1.31 CPU, one thread, ms for dW alone (medians of interleaved runs on a
-    shared 2-core machine; im2col / channels-last taps / channels-first taps):
+    Measured on onnxruntime 1.31 CPU, one thread, ms for dW alone (min of interleaved runs on a
+    shared 2-core machine, 3x3 kernels; im2col, then taps channels-last / channels-first /
+    per-sample):
 
-    =======================================  =====  =====  =====
-    X -> dY (3x3 kernel)                     im2col  NHWC   CNHW
-    =======================================  =====  =====  =====
-    64x32x30x30 -> 64x64x28x28 (W3 conv2d_1)  50.2   63.9   46.4
-    64x64x9x9 pad 1 -> 64x64x9x9 (W3 same)    13.6    7.8    9.1
-    64x64x9x9 -> 64x64x7x7 (W3 conv2d_6)       8.9    4.8    5.8
-    32x32x26x26 -> 32x64x24x24 (W2 conv2d_1)  18.1   19.9   14.9
-    64x3x32x32 -> 64x32x30x30 (W3 conv2d)      4.4   19.4   11.4
-    32x1x28x28 -> 32x32x26x26 (W2 conv2d)      0.8    1.8    3.7
-    32x128x7x7 pad 1 -> 32x128x7x7            14.2    6.5    8.4
-    64x64x14x14 pad 1 -> 64x64x14x14          35.9   32.7   29.3
-    =======================================  =====  =====  =====
+    ==========================================  ======  =====  =====  ==========
+    X -> dY                                     im2col  last   first  per-sample
+    ==========================================  ======  =====  =====  ==========
+    64x32x30x30 -> 64x64x28x28 (W3 conv2d_1)      48.4   62.1   44.2    35.7
+    32x32x26x26 -> 32x64x24x24 (W2 conv2d_1)      17.2   17.5   13.9    11.6
+    64x64x9x9 pad 1 -> 64x64x9x9 (W3 same)        13.1    7.4    8.7    12.6
+    64x64x9x9 -> 64x64x7x7 (W3 conv2d_6)           8.9    4.8    5.8    11.6
+    64x64x12x12 pad 1 -> 64x64x12x12              20.9   14.0   16.3    19.0
+    64x64x14x14 pad 1 -> 64x64x14x14              26.7   21.4   19.5    23.7
+    64x64x18x18 -> 64x64x16x16                    33.5   33.4   33.4    29.6
+    32x128x7x7 pad 1 -> 32x128x7x7                14.1    6.7    9.0    16.5
+    64x3x32x32 -> 64x32x30x30 (W3 conv2d)          4.4   19.4   11.4     9.6
+    32x1x28x28 -> 32x32x26x26 (W2 conv2d)          0.8    1.8    3.7     2.1
+    ==========================================  ======  =====  =====  ==========
 
     The swap-roles Conv measured 1.5-9x slower than im2col on these shapes (its OHxOW kernel is a
     poor fit for the Conv kernel's own im2col), so it is kept for grouped convolutions only.
@@ -411,51 +415,62 @@ def conv_weight_grad(x, dy, w, strides, pads, dilations, group):
     static = all(isinstance(d, int) for d in (*w.shape, *x.shape[1:], *dy.shape[1:]))
     if group != 1 or not static:
         return conv_weight_grad_swap(x, dy, w, strides, pads, dilations, group)
-    c = w.shape[1]
-    oh, ow = dy.shape[2], dy.shape[3]
-    if c < _TAPS_MIN_CHANNELS:
+    positions = dy.shape[2] * dy.shape[3]
+    if w.shape[1] < _TAPS_MIN_CHANNELS:
         return conv_weight_grad_im2col(x, dy, w, strides, pads, dilations)
-    return conv_weight_grad_taps(x, dy, w, strides, pads, dilations,
-                                 channels_last=oh * ow <= _TAPS_CHANNELS_LAST_MAX_OUTPUT)
+    layout = ("channels_last" if positions <= _CHANNELS_LAST_MAX_POSITIONS else
+              "channels_first" if positions < _PER_SAMPLE_MIN_POSITIONS else "per_sample")
+    return conv_weight_grad_taps(x, dy, w, strides, pads, dilations, layout)
 
 
 #: Below this many input channels dW keeps the batched im2col product: per-tap products with C
-#: columns are too thin (W3 conv2d, C=3: 4.4 ms im2col vs 11.4 ms taps).
+#: columns are too thin (W3 conv2d, C=3: 4.4 ms im2col vs 9.6 ms or more by taps).
 _TAPS_MIN_CHANNELS = 8
-#: Up to this many output positions per sample (OH*OW) the per-tap products run channels-last: the
-#: tap slices copy OW*C-float rows instead of OW-float rows, which dominates for small images.
-_TAPS_CHANNELS_LAST_MAX_OUTPUT = 144
+#: Output positions per sample (OH*OW) up to which the per-tap products run channels-last: the tap
+#: slices copy OW*C-float rows instead of OW-float rows, which dominates for small images.
+_CHANNELS_LAST_MAX_POSITIONS = 144
+#: From this many output positions per sample, per-sample products (no transposes at all) win.
+_PER_SAMPLE_MIN_POSITIONS = 256
 
 
-def conv_weight_grad_taps(x, dy, w, strides, pads, dilations, channels_last: bool):
-    """dW for an ungrouped Conv with one product per kernel tap, each contracting the whole batch
-    and all output positions (K = N*OH*OW), and no im2col Concat:
+def conv_weight_grad_taps(x, dy, w, strides, pads, dilations, layout: str):
+    """dW for an ungrouped Conv with one MatMul per kernel tap and no im2col Concat. Tap (i, j) is a
+    strided Slice of the (padded) input; dW[:, :, i, j] contracts it with dY over the batch and
+    the output positions:
 
-    * channels-last: X and dY transposed to NHWC once; tap (i, j) is a strided Slice of X over
-      (H, W), viewed as (K, C); dW[:, :, i, j] = dY2^T (M, K) @ tap (K, C).
-    * channels-first: X transposed to (C, N, H, W) and dY to (M, N*OH*OW) once (block copies of
-      whole images); tap (i, j) viewed as (C, K); dW[:, :, i, j] = dY2 @ tap^T.
+    * ``channels_last``: X and dY transposed to NHWC once; the tap viewed as (K, C) with
+      K = N*OH*OW, and dW[:, :, i, j] = dY2^T (M, K) @ tap.
+    * ``channels_first``: X transposed to (C, N, H, W) and dY to (M, K) once (block copies of whole
+      images); dW[:, :, i, j] = dY2 @ tap^T (C, K)^T.
+    * ``per_sample``: no transposes; per sample n, dY_n (M, OH*OW) @ tap_n^T, stacked for all taps
+      and summed over the batch once.
 
-    onnxruntime folds the transposed operand into a FusedMatMul. The (M, C) products are stacked on
-    a new last axis, which is already the OIHW order of W.
+    onnxruntime folds the transposed operands into the products (Gemm / FusedMatMul).
     """
     from .linalg import matmul
+    from .reduce import reduce_sum
     from .shape import concat, pad, reshape, slice_, transpose, unsqueeze
 
     m, c, kh, kw = w.shape
     oh, ow = dy.shape[2], dy.shape[3]
-    if channels_last:
+    if layout == "channels_last":
         xt = transpose(x, (0, 2, 3, 1))                                  # (N, H, W, C)
         if any(pads):
             xt = pad(xt, (0, pads[0], pads[1], 0, 0, pads[2], pads[3], 0))
         dy_t = transpose(reshape(transpose(dy, (0, 2, 3, 1)), (-1, m)), (1, 0))  # (M, K)
         axes = (1, 2)
-    else:
+    elif layout == "channels_first":
         xt = transpose(x, (1, 0, 2, 3))                                  # (C, N, H, W)
         if any(pads):
             xt = pad(xt, (0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]))
         dy_t = reshape(transpose(dy, (1, 0, 2, 3)), (m, -1))             # (M, K)
         axes = (2, 3)
+    elif layout == "per_sample":
+        xt = pad(x, (0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3])) if any(pads) else x
+        dy_t = reshape(dy, (-1, m, oh * ow))                             # (N, M, OH*OW)
+        axes = (2, 3)
+    else:
+        raise ValueError(f"unknown layout {layout!r}")
     steps = (strides[0], strides[1])
     products = []
     for i in range(kh):
@@ -463,11 +478,16 @@ def conv_weight_grad_taps(x, dy, w, strides, pads, dilations, channels_last: boo
             h0, w0 = i * dilations[0], j * dilations[1]
             tap = slice_(xt, starts=(h0, w0), ends=(h0 + strides[0] * (oh - 1) + 1, w0 + strides[1] * (ow - 1) + 1),
                          axes=axes, steps=steps)
-            if channels_last:
-                prod = matmul(dy_t, reshape(tap, (-1, c)))                 # (M, C)
+            if layout == "channels_last":
+                products.append(unsqueeze(matmul(dy_t, reshape(tap, (-1, c))), (2,)))        # (M, C, 1)
+            elif layout == "channels_first":
+                products.append(unsqueeze(matmul(dy_t, transpose(reshape(tap, (c, -1)), (1, 0))), (2,)))
             else:
-                prod = matmul(dy_t, transpose(reshape(tap, (c, -1)), (1, 0)))
-            products.append(unsqueeze(prod, (2,)))
+                tap3 = transpose(reshape(tap, (-1, c, oh * ow)), (0, 2, 1))
+                products.append(unsqueeze(matmul(dy_t, tap3), (1,)))                          # (N, 1, M, C)
+    if layout == "per_sample":
+        dw = reduce_sum(concat(products, 1) if len(products) > 1 else products[0], (0,), keepdims=False)
+        return transpose(reshape(dw, (kh, kw, m, c)), (2, 3, 0, 1))
     dw = concat(products, 2) if len(products) > 1 else products[0]    # (M, C, KH*KW)
     return reshape(dw, (m, c, kh, kw))
 

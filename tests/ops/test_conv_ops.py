@@ -31,11 +31,14 @@ CONV_CASES = [
     ("taps_channels_last_stride_dilation", (2, 9, 9, 8), (3, 9, 3, 2), False,
      {"strides": (2, 1), "dilations": (2, 1), "pads": (0, 1, 2, 0)}),
     ("taps_channels_last_pointwise", (2, 8, 4, 5), (3, 8, 1, 1), True, {}),
-    # ... and channels-first above 144
+    # ... channels-first above 144 and below 256
     ("taps_channels_first", (2, 8, 15, 14), (3, 8, 3, 3), True, {}),
-    ("taps_channels_first_stride_asym_dilation", (1, 10, 31, 27), (4, 10, 3, 2), True,
-     {"strides": (2, 1), "pads": (1, 0, 0, 1), "dilations": (1, 2)}),
     ("taps_channels_first_unused_rows", (1, 8, 40, 41), (2, 8, 3, 3), False, {"strides": (3, 3)}),
+    # ... per sample from 256
+    ("taps_per_sample", (2, 8, 18, 18), (3, 8, 3, 3), True, {}),
+    ("taps_per_sample_stride_asym_dilation", (1, 10, 31, 27), (4, 10, 3, 2), True,
+     {"strides": (2, 1), "pads": (1, 0, 0, 1), "dilations": (1, 2)}),
+    ("taps_per_sample_same_pads", (2, 8, 16, 17), (3, 8, 3, 3), False, {"pads": (1, 1, 1, 1)}),
 ]
 
 
@@ -49,12 +52,13 @@ def test_conv(name, xs, ws, bias, attrs):
     ((2, 3, 7, 6), (4, 3, 3, 3), {}, "im2col"),
     ((2, 8, 7, 6), (4, 8, 3, 3), {"pads": (1, 1, 1, 1)}, "channels_last"),
     ((2, 8, 15, 14), (3, 8, 3, 3), {}, "channels_first"),
+    ((2, 8, 18, 18), (3, 8, 3, 3), {}, "per_sample"),
     ((2, 8, 15, 14), (4, 4, 3, 3), {"group": 2}, "swap"),
 ])
 def test_conv_weight_grad_path_by_shape(xs, ws, attrs, path):
     """The dW recipe is chosen by static shape (conv_weight_grad): im2col below 8 input channels,
-    per-tap products channels-last up to 144 output positions, channels-first above, swap-roles for
-    groups. Each shows in the ops of the gradient graph."""
+    per-tap products channels-last up to 144 output positions, channels-first below 256, per sample
+    from 256, swap-roles for groups. Each shows in the ops of the gradient graph."""
     g = Graph("g")
     b = Builder(g)
     x = b.input("x", TensorType("float32", xs))
@@ -72,6 +76,8 @@ def test_conv_weight_grad_path_by_shape(xs, ws, attrs, path):
         assert ops.count("MatMul") == taps and (0, 2, 3, 1) in transposes and "ReduceSum" not in ops
     elif path == "channels_first":
         assert ops.count("MatMul") == taps and (1, 0, 2, 3) in transposes and "ReduceSum" not in ops
+    elif path == "per_sample":
+        assert ops.count("MatMul") == taps and ops.count("ReduceSum") == 1 and (0, 2, 3, 1) not in transposes
     else:
         assert ops.count("Conv") == 2 and "MatMul" not in ops
 
