@@ -253,9 +253,14 @@ class Optimizer:
 
     @property
     def variables(self) -> list[np.ndarray]:
-        """The state arrays: iterations, then each variable's slots (as ``get_state``)."""
-        state = self.get_state()
-        return list(state.values())
+        """The state arrays as Keras lists them: iterations, then each variable's slots (Keras'
+        values in the variable's dtype; ``get_state`` holds encoded slots exactly, in float64)."""
+        self._sync()
+        out = [np.asarray(self._iterations, dtype=np.int64)]
+        for uid, slots in self._device_slots.items():
+            var = self._vars[uid]
+            out += [self.slot_from_device(var, s, a).astype(var.dtype, copy=False) for s, a in slots.items()]
+        return out
 
     def get_state(self) -> dict[str, np.ndarray]:
         """``{"iterations": ..., "<variable path>/<slot>": ...}`` as NumPy copies, Keras' slot values.

@@ -135,10 +135,11 @@ def test_state_after_fit_is_keras_state(kind, cls, cfg):
     assert_state_matches(model, ws, slots, "fit")
     state = model.optimizer.get_state()
     assert int(state["iterations"]) == STEPS
-    variables = model.optimizer.variables
+    variables = model.optimizer.variables  # Keras' list: the same values in the variables' dtypes
     assert len(variables) == len(state)
-    for a, b in zip(variables, state.values()):
-        np.testing.assert_array_equal(a, b)
+    for a, (key, b) in zip(variables, state.items()):
+        assert a.dtype == (np.int64 if key == "iterations" else np.float32)
+        np.testing.assert_array_equal(a, b.astype(a.dtype))
 
 
 @pytest.mark.parametrize("kind, cls, cfg", [CASES[i] for i in (2, 5, 8, 11)], ids=[IDS[i] for i in (2, 5, 8, 11)])
