@@ -89,6 +89,10 @@ CONV_T_CASES = [
     ("asymmetric_pads_dilation", (2, 2, 4, 4), (2, 3, 3, 3), True, {"dilations": (2, 1), "pads": (0, 1, 2, 0)}),
     ("groups2", (2, 4, 3, 3), (4, 3, 2, 2), True, {"group": 2, "strides": (2, 2)}),
     ("kernel_smaller_than_stride", (1, 3, 3, 3), (3, 2, 2, 2), True, {"strides": (3, 3), "output_padding": (1, 1)}),
+    # >= 8 output channels: dW by the Conv per-tap products (X plays dY's role), each layout
+    ("taps_channels_last", (2, 8, 5, 5), (8, 8, 3, 3), True, {"strides": (2, 2), "pads": (1, 1, 1, 1)}),
+    ("taps_channels_first", (1, 9, 14, 13), (9, 8, 3, 3), False, {}),
+    ("taps_per_sample", (1, 8, 17, 16), (8, 10, 3, 2), True, {"pads": (1, 0, 0, 1)}),
 ]
 
 
