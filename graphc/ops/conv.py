@@ -442,8 +442,8 @@ def conv_weight_grad_taps(x, dy, w, strides, pads, dilations, layout: str):
       K = N*OH*OW, and dW[:, :, i, j] = dY2^T (M, K) @ tap.
     * ``channels_first``: X transposed to (C, N, H, W) and dY to (M, K) once (block copies of whole
       images); dW[:, :, i, j] = dY2 @ tap^T (C, K)^T.
-    * ``per_sample``: no transposes; per sample n, dY_n (M, OH*OW) @ tap_n^T, stacked for all taps
-      and summed over the batch once.
+    * ``per_sample``: no transposes; per sample n, dY_n (M, OH*OW) @ tap_n^T (a batched MatMul),
+      summed over the batch.
 
     onnxruntime folds the transposed operands into the products (Gemm / FusedMatMul). The products
     are stacked tap-major, (KH*KW, M, C), and transposed to OIHW at the end.
@@ -484,11 +484,10 @@ def conv_weight_grad_taps(x, dy, w, strides, pads, dilations, layout: str):
             elif layout == "channels_first":
                 products.append(unsqueeze(matmul(dy_t, transpose(reshape(tap, (c, -1)), (1, 0))), (0,)))
             else:
+                # summed over the batch tap by tap: only one (N, M, C) product is alive at a time
                 tap3 = transpose(reshape(tap, (-1, c, oh * ow)), (0, 2, 1))
-                products.append(unsqueeze(matmul(dy_t, tap3), (1,)))                          # (N, 1, M, C)
-    dw = concat(products, 1 if layout == "per_sample" else 0) if len(products) > 1 else products[0]
-    if layout == "per_sample":
-        dw = reduce_sum(dw, (0,), keepdims=False)
+                products.append(reduce_sum(matmul(dy_t, tap3), (0,), keepdims=True))        # (1, M, C)
+    dw = concat(products, 0) if len(products) > 1 else products[0]
     # (KH*KW, M, C) -> OIHW. The taps stay the leading axis so that this Transpose, and the one a
     # channels-last layer composes with it (OIHW -> HWIO), are 2-D on merged axes: onnxruntime's
     # generic 4-D Transpose takes ~0.5 ms for a 3x3x64x64 kernel, a 2-D one ~0.03 ms.
