@@ -327,3 +327,41 @@ def full_size_passes(model, tmp_path, shape):
 def test_full_size_passes_per_parameter(tmp_path, cls, cfg, passes):
     model = compiled_mlp(cls(**cfg))
     assert full_size_passes(model, tmp_path, (784, 64)) == passes
+
+
+def test_onnxruntime_training_moments_come_in_as_keras_moments():
+    """``fit(backend="onnxruntime-training")`` copies onnxruntime's AdamW moments (Keras' m and v)
+    back through ``set_state``; the next graphc step continues Keras' rule from them."""
+    from graphc.training.ort_training_backend import _copy_back
+
+    model = compiled_mlp(optimizers.Adam(0.001))
+    rng = np.random.default_rng(3)
+    trainable = model.trainable_weights
+    moments = {v.path: [("m", (rng.standard_normal(v.shape) * 1e-2).astype(np.float32)),
+                        ("v", (rng.random(v.shape) * 1e-4).astype(np.float32))] for v in trainable}
+
+    class Session:  # the parts of runtime.ort_training.OrtTrainingSession that _copy_back reads
+        steps = 7
+
+        def parameters(self):
+            return {v.path: v.numpy() for v in model.weights}
+
+        def optimizer_state(self):
+            return None, moments
+
+    model.optimizer.build(trainable)
+    _copy_back(model, Session(), 7, trainable)
+    opt = model.optimizer
+    state = opt.get_state()
+    assert int(state["iterations"]) == 7
+    for v in trainable:
+        np.testing.assert_allclose(state[f"{v.path}/momentum"], moments[v.path][0][1], rtol=1e-6)
+        np.testing.assert_allclose(state[f"{v.path}/velocity"], moments[v.path][1][1], rtol=1e-6)
+    var = trainable[0]
+    p, g = var.numpy().astype(np.float64), rng.standard_normal(var.shape) * 1e-2
+    s = {"momentum": moments[var.path][0][1].astype(np.float64), "velocity": moments[var.path][1][1].astype(np.float64)}
+    want = keras_step("adam", {"learning_rate": 0.001}, p, g, s, 8, 0.001)
+    opt.apply_gradients([(g.astype(np.float32), var)])
+    assert_close(var.numpy(), want, "step after the copy")
+    for k in s:
+        assert_close(opt.get_state()[f"{var.path}/{k}"], s[k], k)
