@@ -390,23 +390,23 @@ def conv_weight_grad(x, dy, w, strides, pads, dilations, group):
     sample, channels-first below 256, per-sample products from 256; inputs with fewer than 8
     channels keep the single batched im2col product (``conv_weight_grad_im2col``).
 
-    Measured on onnxruntime 1.31 CPU, one thread, ms for dW alone (min of interleaved runs on a
-    shared 2-core machine, 3x3 kernels; im2col, then taps channels-last / channels-first /
-    per-sample):
+    Measured on onnxruntime 1.31 CPU, one thread, ms for dW alone (fastest of 11 interleaved runs
+    of equivalent hand-built graphs on a shared 2-core machine, 3x3 kernels; im2col, then taps
+    channels-last / channels-first / per-sample):
 
     ==========================================  ======  =====  =====  ==========
     X -> dY                                     im2col  last   first  per-sample
     ==========================================  ======  =====  =====  ==========
-    64x32x30x30 -> 64x64x28x28 (W3 conv2d_1)      48.4   62.1   44.2    35.7
-    32x32x26x26 -> 32x64x24x24 (W2 conv2d_1)      17.2   17.5   13.9    11.6
-    64x64x9x9 pad 1 -> 64x64x9x9 (W3 same)        13.1    7.4    8.7    12.6
-    64x64x9x9 -> 64x64x7x7 (W3 conv2d_6)           8.9    4.8    5.8    11.6
-    64x64x12x12 pad 1 -> 64x64x12x12              20.9   14.0   16.3    19.0
-    64x64x14x14 pad 1 -> 64x64x14x14              26.7   21.4   19.5    23.7
-    64x64x18x18 -> 64x64x16x16                    33.5   33.4   33.4    29.6
-    32x128x7x7 pad 1 -> 32x128x7x7                14.1    6.7    9.0    16.5
-    64x3x32x32 -> 64x32x30x30 (W3 conv2d)          4.4   19.4   11.4     9.6
-    32x1x28x28 -> 32x32x26x26 (W2 conv2d)          0.8    1.8    3.7     2.1
+    64x32x30x30 -> 64x64x28x28 (W3 conv2d_1)      48.8   66.3   46.6    38.3
+    32x32x26x26 -> 32x64x24x24 (W2 conv2d_1)      18.1   21.4   14.8    11.7
+    64x64x9x9 pad 1 -> 64x64x9x9 (W3 same)        14.4    7.3    9.1     9.9
+    64x64x9x9 -> 64x64x7x7 (W3 conv2d_6)           9.4    4.5    6.3     6.9
+    64x64x12x12 pad 1 -> 64x64x12x12              22.1   13.8   17.6    16.5
+    64x64x14x14 pad 1 -> 64x64x14x14              28.2   21.4   21.1    22.5
+    64x64x18x18 -> 64x64x16x16                    36.0   29.9   37.2    28.1
+    32x128x7x7 pad 1 -> 32x128x7x7                15.2    6.4    9.2    10.8
+    64x3x32x32 -> 64x32x30x30 (W3 conv2d)          4.7   21.9   11.6    10.2
+    32x1x28x28 -> 32x32x26x26 (W2 conv2d)          0.7    1.9    3.8     3.4
     ==========================================  ======  =====  =====  ==========
 
     The swap-roles Conv measured 1.5-9x slower than im2col on these shapes (its OHxOW kernel is a
@@ -424,7 +424,7 @@ def conv_weight_grad(x, dy, w, strides, pads, dilations, group):
 
 
 #: Below this many input channels dW keeps the batched im2col product: per-tap products with C
-#: columns are too thin (W3 conv2d, C=3: 4.4 ms im2col vs 9.6 ms or more by taps).
+#: columns are too thin (W3 conv2d, C=3: 4.7 ms im2col vs 10.2 ms or more by taps).
 _TAPS_MIN_CHANNELS = 8
 #: Output positions per sample (OH*OW) up to which the per-tap products run channels-last: the tap
 #: slices copy OW*C-float rows instead of OW-float rows, which dominates for small images.
