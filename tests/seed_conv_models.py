@@ -24,21 +24,26 @@ def decoder_layers(x):
     return layers.Conv2DTranspose(1, 3, activation="relu")(x)
 
 
-def toy_resnet():
-    """Seed 000's toy ResNet on (32, 32, 3): 223,242 parameters."""
-    inputs = keras.Input(shape=(32, 32, 3), name="img")
-    x = layers.Conv2D(32, 3, activation="relu")(inputs)
-    x = layers.Conv2D(64, 3, activation="relu")(x)
-    block_1_output = layers.MaxPooling2D(3)(x)
-    x = layers.Conv2D(64, 3, activation="relu", padding="same")(block_1_output)
-    x = layers.Conv2D(64, 3, activation="relu", padding="same")(x)
-    block_2_output = layers.add([x, block_1_output])
-    x = layers.Conv2D(64, 3, activation="relu", padding="same")(block_2_output)
-    x = layers.Conv2D(64, 3, activation="relu", padding="same")(x)
-    block_3_output = layers.add([x, block_2_output])
-    x = layers.Conv2D(64, 3, activation="relu")(block_3_output)
-    x = layers.GlobalAveragePooling2D()(x)
-    x = layers.Dense(256, activation="relu")(x)
-    x = layers.Dropout(0.5)(x)
-    outputs = layers.Dense(10)(x)
-    return keras.Model(inputs, outputs, name="toy_resnet")
+def toy_resnet(size=32, filters=(32, 64), units=256, lib=keras):
+    """Seed 000's toy ResNet on (size, size, 3); with the defaults, 223,242 parameters.
+
+    ``filters`` are the first Conv2D's and every later one's, ``units`` the hidden Dense layer's;
+    ``lib`` is graphc or Keras 3 (the same code builds both, for interop tests).
+    """
+    L = lib.layers
+    inputs = lib.Input(shape=(size, size, 3), name="img")
+    x = L.Conv2D(filters[0], 3, activation="relu")(inputs)
+    x = L.Conv2D(filters[1], 3, activation="relu")(x)
+    block_1_output = L.MaxPooling2D(3)(x)
+    x = L.Conv2D(filters[1], 3, activation="relu", padding="same")(block_1_output)
+    x = L.Conv2D(filters[1], 3, activation="relu", padding="same")(x)
+    block_2_output = L.add([x, block_1_output])
+    x = L.Conv2D(filters[1], 3, activation="relu", padding="same")(block_2_output)
+    x = L.Conv2D(filters[1], 3, activation="relu", padding="same")(x)
+    block_3_output = L.add([x, block_2_output])
+    x = L.Conv2D(filters[1], 3, activation="relu")(block_3_output)
+    x = L.GlobalAveragePooling2D()(x)
+    x = L.Dense(units, activation="relu")(x)
+    x = L.Dropout(0.5)(x)
+    outputs = L.Dense(10)(x)
+    return lib.Model(inputs, outputs, name="toy_resnet")

@@ -14,6 +14,7 @@ from graphc import layers
 from graphc.utils import model_to_dot, plot_model
 from graphc.utils.graph_layout import layered_layout
 from graphc.utils.render_png import FONT, Canvas, decode_png, encode_png
+from seed_conv_models import toy_resnet
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
@@ -51,31 +52,8 @@ def ticket_classifier():
 
 
 def skip_model():
-    """The toy ResNet of seed 000 when Conv2D has landed; a Dense model with the same skips otherwise."""
-    if hasattr(layers, "Conv2D") and hasattr(layers, "GlobalAveragePooling2D"):
-        inputs = keras.Input(shape=(32, 32, 3), name="img")
-        x = layers.Conv2D(32, 3, activation="relu")(inputs)
-        x = layers.Conv2D(64, 3, activation="relu")(x)
-        block_1_output = layers.MaxPooling2D(3)(x)
-        x = layers.Conv2D(64, 3, activation="relu", padding="same")(block_1_output)
-        x = layers.Conv2D(64, 3, activation="relu", padding="same")(x)
-        block_2_output = layers.add([x, block_1_output])
-        x = layers.Conv2D(64, 3, activation="relu", padding="same")(block_2_output)
-        x = layers.Conv2D(64, 3, activation="relu", padding="same")(x)
-        block_3_output = layers.add([x, block_2_output])
-        x = layers.Conv2D(64, 3, activation="relu")(block_3_output)
-        x = layers.GlobalAveragePooling2D()(x)
-        x = layers.Dense(256, activation="relu")(x)
-        x = layers.Dropout(0.5)(x)
-        outputs = layers.Dense(10)(x)
-        return keras.Model(inputs, outputs, name="toy_resnet")
-    inputs = keras.Input(shape=(16,), name="img")
-    block_1 = layers.Dense(16, activation="relu")(inputs)
-    x = layers.Dense(16, activation="relu")(block_1)
-    block_2 = layers.add([x, block_1])
-    x = layers.Dense(16, activation="relu")(block_2)
-    block_3 = layers.add([x, block_2])
-    return keras.Model(inputs, layers.Dense(10)(block_3), name="toy_resnet")
+    """The toy ResNet of seed 000."""
+    return toy_resnet()
 
 
 def read_png(path):

@@ -10,6 +10,7 @@ import numpy as np
 import graphc
 from graphc import layers
 import graphc.saving  # noqa: F401  (register_serializable)
+from seed_conv_models import toy_resnet
 
 
 def mlp():
@@ -100,22 +101,7 @@ def encoder_decoder():
 
 def mini_resnet():
     """Seed 000's toy ResNet (narrower: 4/8 filters) with add skips, pooling and dropout."""
-    inputs = graphc.Input(shape=(32, 32, 3), name="img")
-    x = layers.Conv2D(4, 3, activation="relu")(inputs)
-    x = layers.Conv2D(8, 3, activation="relu")(x)
-    block_1_output = layers.MaxPooling2D(3)(x)
-    x = layers.Conv2D(8, 3, activation="relu", padding="same")(block_1_output)
-    x = layers.Conv2D(8, 3, activation="relu", padding="same")(x)
-    block_2_output = layers.add([x, block_1_output])
-    x = layers.Conv2D(8, 3, activation="relu", padding="same")(block_2_output)
-    x = layers.Conv2D(8, 3, activation="relu", padding="same")(x)
-    block_3_output = layers.add([x, block_2_output])
-    x = layers.Conv2D(8, 3, activation="relu")(block_3_output)
-    x = layers.GlobalAveragePooling2D()(x)
-    x = layers.Dense(16, activation="relu")(x)
-    x = layers.Dropout(0.5)(x)
-    outputs = layers.Dense(10)(x)
-    model = graphc.Model(inputs, outputs, name="toy_resnet")
+    model = toy_resnet(filters=(4, 8), units=16)
     return model, np.random.default_rng(7).random((2, 32, 32, 3), dtype=np.float32)
 
 

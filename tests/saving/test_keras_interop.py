@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import graphc
+from seed_conv_models import toy_resnet as seed_toy_resnet
 
 pytest.importorskip("h5py")
 
@@ -32,22 +33,7 @@ def mlp(lib):
 
 
 def toy_resnet(lib):
-    L = lib.layers
-    inputs = lib.Input(shape=(32, 32, 3), name="img")
-    x = L.Conv2D(8, 3, activation="relu")(inputs)
-    x = L.Conv2D(8, 3, activation="relu")(x)
-    block_1 = L.MaxPooling2D(3)(x)
-    x = L.Conv2D(8, 3, activation="relu", padding="same")(block_1)
-    x = L.Conv2D(8, 3, activation="relu", padding="same")(x)
-    block_2 = L.add([x, block_1])
-    x = L.Conv2D(8, 3, activation="relu", padding="same")(block_2)
-    x = L.Conv2D(8, 3, activation="relu", padding="same")(x)
-    block_3 = L.add([x, block_2])
-    x = L.Conv2D(8, 3, activation="relu")(block_3)
-    x = L.GlobalAveragePooling2D()(x)
-    x = L.Dense(16, activation="relu")(x)
-    x = L.Dropout(0.5)(x)
-    return lib.Model(inputs, L.Dense(10)(x), name="toy_resnet"), (2, 32, 32, 3)
+    return seed_toy_resnet(filters=(8, 8), units=16, lib=lib), (2, 32, 32, 3)
 
 
 def sequential_bn(lib):

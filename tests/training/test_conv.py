@@ -6,6 +6,7 @@ import pytest
 
 import graphc as keras
 from graphc import layers, losses, optimizers
+from seed_conv_models import toy_resnet
 
 from .test_parity import NpAdam, NpRMSprop, NpSGD
 
@@ -145,22 +146,7 @@ def test_seed_004_three_styles_train(make):
 
 def test_toy_resnet_with_to_categorical_and_dropout_trains():
     """Seed 000's toy ResNet (16x16 inputs to keep the test fast), RMSprop(1e-3), metrics ['acc']."""
-    inputs = keras.Input(shape=(16, 16, 3), name="img")
-    x = layers.Conv2D(32, 3, activation="relu")(inputs)
-    x = layers.Conv2D(64, 3, activation="relu")(x)
-    block_1_output = layers.MaxPooling2D(3)(x)
-    x = layers.Conv2D(64, 3, activation="relu", padding="same")(block_1_output)
-    x = layers.Conv2D(64, 3, activation="relu", padding="same")(x)
-    block_2_output = layers.add([x, block_1_output])
-    x = layers.Conv2D(64, 3, activation="relu", padding="same")(block_2_output)
-    x = layers.Conv2D(64, 3, activation="relu", padding="same")(x)
-    block_3_output = layers.add([x, block_2_output])
-    x = layers.Conv2D(64, 3, activation="relu")(block_3_output)
-    x = layers.GlobalAveragePooling2D()(x)
-    x = layers.Dense(256, activation="relu")(x)
-    x = layers.Dropout(0.5)(x)
-    outputs = layers.Dense(10)(x)
-    model = keras.Model(inputs, outputs, name="toy_resnet")
+    model = toy_resnet(size=16)
     rng = np.random.default_rng(0)
     y_int = rng.integers(0, 10, 200)
     x_train = (rng.random((200, 16, 16, 3)) * 0.2 + (y_int / 10.0)[:, None, None, None]).astype(np.float32)
