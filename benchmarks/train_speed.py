@@ -26,7 +26,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from workloads import WORKLOADS, data, keras_like_model, labels_for, train_flops_per_step  # noqa: E402
+from workloads import WORKLOADS, data, keras_like_model, labels_for, torch_model, train_flops_per_step  # noqa: E402
 
 
 def _fit_epoch(model, x, y, batch):
@@ -66,37 +66,12 @@ def run_torch(name, steps, threads):
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    if name == "W1":
-        model = nn.Sequential(nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
-        opt = torch.optim.RMSprop(model.parameters(), lr=1e-3, alpha=0.9, eps=1e-7)
-        loss_fn = nn.CrossEntropyLoss()
-    elif name == "W2":
-        model = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.Conv2d(32, 64, 3), nn.ReLU(), nn.Flatten(),
-                              nn.Linear(24 * 24 * 64, 128), nn.ReLU(), nn.Linear(128, 10))
+    model = torch_model(name)
+    if name == "W2":
         opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
-        loss_fn = nn.CrossEntropyLoss()
     else:
-        class ToyResNet(nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.c1, self.c2 = nn.Conv2d(3, 32, 3), nn.Conv2d(32, 64, 3)
-                self.pool = nn.MaxPool2d(3)
-                self.c3, self.c4 = nn.Conv2d(64, 64, 3, padding=1), nn.Conv2d(64, 64, 3, padding=1)
-                self.c5, self.c6 = nn.Conv2d(64, 64, 3, padding=1), nn.Conv2d(64, 64, 3, padding=1)
-                self.c7 = nn.Conv2d(64, 64, 3)
-                self.fc1, self.fc2, self.drop = nn.Linear(64, 256), nn.Linear(256, 10), nn.Dropout(0.5)
-
-            def forward(self, x):
-                r = torch.relu
-                b1 = self.pool(r(self.c2(r(self.c1(x)))))
-                b2 = r(self.c4(r(self.c3(b1)))) + b1
-                b3 = r(self.c6(r(self.c5(b2)))) + b2
-                x = r(self.c7(b3)).mean(dim=(2, 3))
-                return self.fc2(self.drop(r(self.fc1(x))))
-
-        model = ToyResNet()
         opt = torch.optim.RMSprop(model.parameters(), lr=1e-3, alpha=0.9, eps=1e-7)
-        loss_fn = nn.CrossEntropyLoss()
+    loss_fn = nn.CrossEntropyLoss()
     batch = WORKLOADS[name]["batch"]
     x, y = data(name, steps)
     if x.ndim == 4:

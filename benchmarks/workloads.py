@@ -66,6 +66,40 @@ def keras_like_model(keras, layers, name: str):
     return model
 
 
+def torch_model(name: str, dropout: bool = True):
+    """The workload in PyTorch (NCHW). ``dropout=False`` leaves W3's Dropout out (onnxruntime-training's
+    artifact builder has no training-flag input)."""
+    import torch
+    from torch import nn
+
+    if name == "W1":
+        return nn.Sequential(nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
+    if name == "W2":
+        return nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.Conv2d(32, 64, 3), nn.ReLU(), nn.Flatten(),
+                             nn.Linear(24 * 24 * 64, 128), nn.ReLU(), nn.Linear(128, 10))
+
+    class ToyResNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c1, self.c2 = nn.Conv2d(3, 32, 3), nn.Conv2d(32, 64, 3)
+            self.pool = nn.MaxPool2d(3)
+            self.c3, self.c4 = nn.Conv2d(64, 64, 3, padding=1), nn.Conv2d(64, 64, 3, padding=1)
+            self.c5, self.c6 = nn.Conv2d(64, 64, 3, padding=1), nn.Conv2d(64, 64, 3, padding=1)
+            self.c7 = nn.Conv2d(64, 64, 3)
+            self.fc1, self.fc2 = nn.Linear(64, 256), nn.Linear(256, 10)
+            self.drop = nn.Dropout(0.5) if dropout else nn.Identity()
+
+        def forward(self, x):
+            r = torch.relu
+            b1 = self.pool(r(self.c2(r(self.c1(x)))))
+            b2 = r(self.c4(r(self.c3(b1)))) + b1
+            b3 = r(self.c6(r(self.c5(b2)))) + b2
+            x = r(self.c7(b3)).mean(dim=(2, 3))
+            return self.fc2(self.drop(r(self.fc1(x))))
+
+    return ToyResNet()
+
+
 def labels_for(name: str, y: np.ndarray) -> np.ndarray:
     if name == "W3":
         return np.eye(10, dtype=np.float32)[y]
