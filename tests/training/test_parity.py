@@ -140,6 +140,23 @@ def assert_weights_close(got, want, what):
         np.testing.assert_allclose(g, w, rtol=RTOL, atol=RTOL * scale, err_msg=f"{what}: weight {i}")
 
 
+def assert_categorical_steps_match_numpy(model, ws, x, y1h, optimizer, np_opt, np_loss_and_grads, batch, what):
+    """Trains ``model`` from weights ``ws`` one ``train_on_batch`` at a time (categorical CE from logits)
+    and checks every step's loss and the final weights against ``np_loss_and_grads`` + ``np_opt``."""
+    model.set_weights(ws)
+    model.compile(optimizer=optimizer, loss=losses.CategoricalCrossentropy(from_logits=True))
+    steps = len(x) // batch
+    got = [model.train_on_batch(x[s * batch:(s + 1) * batch], y1h[s * batch:(s + 1) * batch]) for s in range(steps)]
+    wref, want = [w.astype(np.float64) for w in ws], []
+    for s in range(steps):
+        loss, gs = np_loss_and_grads(wref, x[s * batch:(s + 1) * batch].astype(np.float64),
+                                     y1h[s * batch:(s + 1) * batch])
+        want.append(loss)
+        wref = np_opt.step(wref, gs)
+    np.testing.assert_allclose(got, want, rtol=RTOL, err_msg=f"{what}: losses")
+    assert_weights_close(model.get_weights(), wref, what)
+
+
 @pytest.mark.parametrize("name, make, ref", [
     ("sgd", lambda: optimizers.SGD(), lambda: NpSGD()),
     ("sgd_momentum_nesterov", lambda: optimizers.SGD(0.05, momentum=0.9, nesterov=True),
