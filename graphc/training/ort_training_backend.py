@@ -28,6 +28,7 @@ import warnings
 import numpy as np
 
 from . import data_adapter as da
+from .trainer import nan_loss_error
 
 DEFAULT_BACKEND = "onnxruntime"
 ORT_TRAINING = "onnxruntime-training"
@@ -116,10 +117,7 @@ def _fit_ort_training(model, x, y, batch_size, epochs, verbose, callbacks, valid
                 if not math.isfinite(loss):
                     session.discard()
                     _copy_back(model, session, iterations, trainable)
-                    raise FloatingPointError(
-                        f"fit: the loss became {loss} at epoch {epoch + 1}, step {step + 1} (batch of {rows} "
-                        "samples); training stopped and the weights are those from before that step. Lower the "
-                        "learning rate, check the inputs for NaN/inf, or scale them.")
+                    raise nan_loss_error(loss, epoch, step, rows)
                 session.apply()
                 iterations += 1
                 total += loss * rows
@@ -131,10 +129,7 @@ def _fit_ort_training(model, x, y, batch_size, epochs, verbose, callbacks, valid
             logs = {"loss": total / max(count, 1)}
             # the Variables follow each epoch, so validation and epoch-end callbacks see the new weights
             _copy_back(model, session, iterations, trainable)
-            if val is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = model._evaluate_arrays(*val, batch_size=validation_batch_size or batch_size, callbacks=cbs)
-                logs.update({"val_" + k: v for k, v in val_logs.items()})
-            cbs.on_epoch_end(epoch, logs)
+            model._end_epoch(cbs, epoch, logs, val, validation_freq, validation_batch_size or batch_size)
             if model.stop_training:
                 break
         _copy_back(model, session, iterations, trainable)

@@ -393,11 +393,7 @@ class Trainer:
                 loss = float(outs[0])
                 if not math.isfinite(loss):
                     ts.undo_last_step()
-                    raise FloatingPointError(
-                        f"fit: the loss became {loss} at epoch {epoch + 1}, step {step + 1} (batch of "
-                        f"{len(batch[self._input_names()[0]])} samples); training stopped and the weights are those "
-                        "from before that step. Lower the learning rate, check the inputs for NaN/inf, or scale "
-                        "them.")
+                    raise nan_loss_error(loss, epoch, step, da.num_rows_in(sel, n))
                 tracker.update(outs, batch, ts.fetch_index)
                 if batch_hooks:
                     logs = tracker.logs()
@@ -405,15 +401,19 @@ class Trainer:
                 if self.stop_training:
                     break
             logs = tracker.logs()
-            if val is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = self._evaluate_arrays(*val, batch_size=validation_batch_size or batch_size, callbacks=cbs)
-                logs.update({"val_" + k: v for k, v in val_logs.items()})
-            cbs.on_epoch_end(epoch, logs)
+            self._end_epoch(cbs, epoch, logs, val, validation_freq, validation_batch_size or batch_size)
             if self.stop_training:
                 break
         ts.sync()
         cbs.on_train_end(logs)
         return self.history
+
+    def _end_epoch(self, cbs, epoch: int, logs: dict, val, validation_freq: int, batch_size: int) -> None:
+        """Validates when this epoch is due (adding ``val_*`` entries to ``logs``), then ``on_epoch_end``."""
+        if val is not None and (epoch + 1) % validation_freq == 0:
+            val_logs = self._evaluate_arrays(*val, batch_size=batch_size, callbacks=cbs)
+            logs.update({"val_" + k: v for k, v in val_logs.items()})
+        cbs.on_epoch_end(epoch, logs)
 
     # -- evaluate ---------------------------------------------------------------------------------
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
@@ -570,6 +570,14 @@ def _param_onnx_names(graph, proto) -> dict:
             raise RuntimeError(f"training step: parameter {var.path!r} was lowered as {name!r}; variable paths must "
                                "be unique within a model")
     return out
+
+
+def nan_loss_error(loss: float, epoch: int, step: int, rows: int) -> FloatingPointError:
+    """fit's error for a non-finite loss (0-based ``epoch`` and ``step``), raised after the step is undone."""
+    return FloatingPointError(
+        f"fit: the loss became {loss} at epoch {epoch + 1}, step {step + 1} (batch of {rows} samples); training "
+        "stopped and the weights are those from before that step. Lower the learning rate, check the inputs for "
+        "NaN/inf, or scale them.")
 
 
 class _TrainState:
