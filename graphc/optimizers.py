@@ -121,6 +121,13 @@ IDENTITY = (1.0, 0.0)
 SCALED_DTYPES = ("float32",)
 
 
+def _decay_unit(decay: float, dtype) -> float:
+    """The unit of a moving average ``s = decay * s + (1 - decay) * x`` kept as ``s / (1 - decay)`` on the
+    device (so the update needs no ``1 - decay`` pass): ``1 - decay``, or 1 (Keras' form) where that
+    form is not used (decay = 1, dtypes other than float32)."""
+    return 1.0 - decay if dtype in SCALED_DTYPES and 0.0 <= decay < 1.0 else 1.0
+
+
 class Optimizer:
     """Base class. Subclasses set ``slot_names(var)`` and implement ``update_step``; those that keep a
     slot in a device form also define ``slot_encoding`` and ``_encoding_hyperparameters``.
@@ -517,9 +524,8 @@ class RMSprop(Optimizer):
         return {"rho": self.rho}
 
     def _unit(self, dtype) -> float:
-        """Keras' v (and mg) = unit * device value: ``1 - rho``, or 1 (Keras' form) for rho = 1."""
-        rho = self._encoded()["rho"]
-        return 1.0 - rho if dtype in SCALED_DTYPES and 0.0 <= rho < 1.0 else 1.0
+        """Keras' v (and mg) = unit * device value."""
+        return _decay_unit(self._encoded()["rho"], dtype)
 
     def slot_encoding(self, slot, dtype):
         return (self._unit(dtype), 0.0) if slot in ("velocity", "average_gradient") else IDENTITY
@@ -572,9 +578,8 @@ class Adam(Optimizer):
         return {"beta_1": self.beta_1, "beta_2": self.beta_2}
 
     def _unit(self, slot, dtype) -> float:
-        """Keras' slot = unit * device value: ``1 - beta``, or 1 (Keras' form) for beta = 1."""
-        beta = self._encoded()["beta_1" if slot == "momentum" else "beta_2"]
-        return 1.0 - beta if dtype in SCALED_DTYPES and 0.0 <= beta < 1.0 else 1.0
+        """Keras' slot = unit * device value."""
+        return _decay_unit(self._encoded()["beta_1" if slot == "momentum" else "beta_2"], dtype)
 
     def slot_encoding(self, slot, dtype):
         return (self._unit(slot, dtype), 0.0)
