@@ -10,7 +10,9 @@ Inputs (besides the batch inputs already in the graph):
     ``optimizer/iterations``             int64 scalar: steps taken so far
     ``optimizer/learning_rate``          float32 scalar: the rate for this step
     ``<variable path>``                  every parameter (Param nodes become inputs when lowered
-                                         with ``params_as_inputs=True``)
+                                         with ``params_as_inputs=True``); with ``device_layouts``,
+                                         some trainable ones and their slots in the layout the step
+                                         reads (``StepSignature.layouts``, ``passes.param_layouts``)
 
 Outputs, in order:
     ``loss``, ``loss/<output>`` (multi-output), the ``extra`` outputs (``y_pred/<output>``),
@@ -25,11 +27,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from graphc.ir import Graph, TensorType, Value
 from graphc.ops import Builder
 
 from .autodiff import gradients
 from .base import Pass, PassResult
+from .param_layouts import StoreParamsInDeviceLayout
 
 ITERATIONS = "optimizer/iterations"
 LEARNING_RATE = "optimizer/learning_rate"
@@ -56,6 +61,7 @@ class StepSignature:
     state_pairs: list = field(default_factory=list)       # (input name, output name)
     params: dict = field(default_factory=dict)            # ONNX input name -> Variable
     slots: dict = field(default_factory=dict)             # ONNX input name -> (Variable, slot)
+    layouts: dict = field(default_factory=dict)           # ONNX input name -> ParamLayout (device layout)
     iterations: str = ITERATIONS
     learning_rate: str = LEARNING_RATE
 
@@ -70,21 +76,31 @@ class BuildTrainingStep(Pass):
         optimizer: the update rule.
         fetches: (name, Value) pairs returned each step besides the updates (loss first).
         state_updates: (Variable, new Value) pairs from the trace (``Builder.state_updates``).
+        device_layouts: keep trainable parameters (and their slots) in the layout the step reads
+            them in (``StoreParamsInDeviceLayout``); whoever feeds the step converts with
+            ``signature.layouts``.
     """
 
-    def __init__(self, builder: Builder, loss: Value, trainable, optimizer, fetches, state_updates=()):
+    def __init__(self, builder: Builder, loss: Value, trainable, optimizer, fetches, state_updates=(),
+                 device_layouts: bool = False):
         self.builder = builder
         self.loss = loss
         self.trainable = list(trainable)
         self.optimizer = optimizer
         self.fetches = list(fetches)
         self.state_updates = list(state_updates)
+        self.device_layouts = device_layouts
         self.signature = StepSignature()
 
     def run(self, graph: Graph) -> PassResult:
         b = self.builder
         sig = self.signature
         sig.batch_inputs = [v.name for v in graph.inputs]
+        layouts = {}
+        if self.device_layouts:
+            store = StoreParamsInDeviceLayout(self.trainable, builder=b)
+            store.run(graph)
+            layouts = store.layouts
         params = [b.param(v) for v in self.trainable]
         grads = gradients(graph, self.loss, params, builder=b)
         with b.activate():
@@ -96,12 +112,17 @@ class BuildTrainingStep(Pass):
                 entries = []
                 for var, p, g in zip(self.trainable, params, grads):
                     if g is None:  # no path to the loss: a zero gradient keeps the rule uniform
-                        g = b.constant(_zeros(var), dtype=var.dtype)
+                        g = b.constant(np.zeros(p.shape, dtype=var.dtype), dtype=var.dtype)
+                    layout = layouts.get(var.uid)
+                    if layout is not None:
+                        sig.layouts[var.path] = layout
                     slots = {}
                     for s in self.optimizer.slot_names(var):
                         name = slot_input_name(var.path, s)
-                        slots[s] = b.input(name, TensorType(var.dtype, var.shape))
+                        slots[s] = b.input(name, TensorType(var.dtype, p.shape))
                         sig.slots[name] = (var, s)
+                        if layout is not None:
+                            sig.layouts[name] = layout
                     entries.append((var, p, g, slots))
                 results, new_step = self.optimizer.emit_updates(entries, lr, step)
             finally:
@@ -143,8 +164,3 @@ class BuildTrainingStep(Pass):
             sig.params[var.path] = var
         return PassResult(graph, True, {"trainable": len(self.trainable), "state_updates": len(self.state_updates)})
 
-
-def _zeros(var):
-    import numpy as np
-
-    return np.zeros(var.shape, dtype=var.dtype)

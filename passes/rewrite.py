@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from graphc.ir import Graph, Node, TensorType, Value
+from graphc.ir import Graph, Node, TensorType, Value, param_value
 from graphc.ops import get_op
 
 from .base import Pass, PassResult
@@ -59,7 +59,7 @@ def constant_value(value: Value | None, include_params: bool = False) -> np.ndar
     if node.op == "Constant":
         return node.attrs["value"]
     if include_params and node.op == "Param":
-        return np.asarray(node.attrs["variable"].value)
+        return np.asarray(param_value(node))
     return None
 
 

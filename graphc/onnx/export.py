@@ -9,7 +9,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from graphc.ir import Graph, Value
+from graphc.ir import Graph, Value, param_value
 from graphc.ops import get_op
 from graphc.ops.base import LowerContext
 
@@ -183,12 +183,12 @@ def to_onnx(
             var = node.attrs["variable"]
             pname = ctx.unique((param_names or {}).get(var.path, var.path))
             names[node.output] = pname
-            param_values[pname] = (var, node.output)
-    for pname, (var, v) in param_values.items():
+            param_values[pname] = node
+    for pname, node in param_values.items():
         if params_as_inputs:
-            inputs.append(_value_info(pname, v))
+            inputs.append(_value_info(pname, node.output))
         else:
-            initializers.append((pname, np.asarray(var.value)))
+            initializers.append((pname, np.asarray(param_value(node))))
     # graph outputs get the user's names; an output that is also an input or repeated gets an Identity
     out_alias: dict = {}
     for v, name in zip(graph.outputs, graph.output_names):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc.ir import Graph
+from graphc.ir import Graph, param_value
 
 from .base import get_op
 
@@ -29,8 +29,7 @@ def evaluate(graph: Graph, feeds: dict, params: dict | None = None, values: list
                 raise KeyError(f"no value fed for graph input {name!r}")
             out = [np.asarray(feeds[name])]
         elif node.op == "Param":
-            var = node.attrs["variable"]
-            out = [np.asarray(params[var.path]) if var.path in params else var.value]
+            out = [param_value(node, params.get(node.attrs["variable"].path))]
         elif node.op == "Constant":
             out = [node.attrs["value"]]
         else:

@@ -238,9 +238,11 @@ class Trainer:
         return g, b, total, fetches
 
     def _build_train_graph(self, debug: bool | None = None, level: int = STEP_OPT_LEVEL,
-                           all_predictions: bool = True):
+                           all_predictions: bool = True, device_layouts: bool = False):
         """The optimized step graph. ``all_predictions=False`` outputs ``y_pred/<output>`` only for
-        outputs with metrics (the fit loop's graph: an unused output costs a copy per step)."""
+        outputs with metrics (the fit loop's graph: an unused output costs a copy per step);
+        ``device_layouts`` keeps parameters the step reads permuted in that layout (the signature's
+        ``layouts`` say how to convert)."""
         from passes import optimize
         from passes.build_training_step import BuildTrainingStep
 
@@ -252,7 +254,8 @@ class Trainer:
         trainable = [v for v in self.trainable_weights if v.dtype in ("float32", "float64", "float16")]
         used = {n.attrs["variable"].uid for n in g.params()}
         trainable = [v for v in trainable if v.uid in used]
-        step = BuildTrainingStep(b, total, trainable, self.optimizer, fetches, b.state_updates)
+        step = BuildTrainingStep(b, total, trainable, self.optimizer, fetches, b.state_updates,
+                                 device_layouts=device_layouts)
         step.run(g)
         graph = optimize(g, level=level, debug=debug)
         return graph, step.signature, trainable
@@ -265,7 +268,7 @@ class Trainer:
         if ts is not None and ts.key == key:
             return ts
         self._detach_train_state()
-        graph, sig, trainable = self._build_train_graph(all_predictions=False)
+        graph, sig, trainable = self._build_train_graph(all_predictions=False, device_layouts=True)
         if not trainable:
             warnings.warn(f'Model "{self.name}" has no trainable weights: fit only updates non-trainable state '
                           "(e.g. BatchNormalization statistics). Did you set trainable = False on every layer?",
@@ -553,11 +556,23 @@ def _initial_state(model, graph, sig, proto) -> dict:
     names = _param_onnx_names(graph, proto)
     state = {}
     for onnx_name, var in names.items():
-        state[onnx_name] = np.array(var.value)
+        state[onnx_name] = _to_step(sig, onnx_name, var.value)
     for name, (var, slot) in sig.slots.items():
-        state[name] = np.array(opt._device_slots[var.uid][slot])
+        state[name] = _to_step(sig, name, opt._device_slots[var.uid][slot])
     state[sig.iterations] = np.asarray(opt.iterations, np.int64)
     return state
+
+
+def _to_step(sig, name: str, a) -> np.ndarray:
+    """A host array (Keras layout) as the step graph's input ``name`` reads it."""
+    layout = sig.layouts.get(name)
+    return np.array(a) if layout is None else layout.to_device(a)
+
+
+def _from_step(sig, name: str, a) -> np.ndarray:
+    """The step graph's state ``name`` in Keras' layout."""
+    layout = sig.layouts.get(name)
+    return a if layout is None else layout.from_device(a)
 
 
 def _param_onnx_names(graph, proto) -> dict:
@@ -615,12 +630,12 @@ class _TrainState:
             if hook is not None and hook != self.sync:
                 v.value  # another model sharing this layer trained it: bring its state home first
             if v._sync_hook is None and v._value is not self.host[n]:
-                changed[n] = v._value
+                changed[n] = _to_step(self.sig, n, v._value)
                 self.host[n] = v._value
         if self.optimizer._version != self.opt_version:
             self.sync()
             for name, (var, slot) in self.sig.slots.items():
-                changed[name] = self.optimizer._device_slots[var.uid][slot]
+                changed[name] = _to_step(self.sig, name, self.optimizer._device_slots[var.uid][slot])
             changed[self.sig.iterations] = np.asarray(self.optimizer._iterations, np.int64)
             self.iterations = int(self.optimizer._iterations)
             self.opt_version = self.optimizer._version
@@ -680,11 +695,11 @@ class _TrainState:
         state = self.executor.read_state([n for n, _ in self.sig.state_pairs])
         for n, v in self.vars.items():
             v._sync_hook = None
-            v._set_from_device(state[n])
+            v._set_from_device(_from_step(self.sig, n, state[n]))
             self.host[n] = v._value
         slots: dict = {}
         for name, (var, slot) in self.sig.slots.items():
-            slots.setdefault(var.uid, {})[slot] = state[name]
+            slots.setdefault(var.uid, {})[slot] = _from_step(self.sig, name, state[name])
         self.optimizer._sync_hook = None
         self.optimizer._live_iterations = None
         self.optimizer._write_from_device(int(state[self.sig.iterations]), slots)
