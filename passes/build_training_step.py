@@ -98,9 +98,14 @@ class BuildTrainingStep(Pass):
         sig.batch_inputs = [v.name for v in graph.inputs]
         layouts = {}
         if self.device_layouts:
-            store = StoreParamsInDeviceLayout(self.trainable, builder=b)
+            # frozen weights are read-only inputs: a layout saves their Transposes too (not the
+            # ones the step writes back, such as BatchNormalization's moving statistics)
+            skip = {v.uid for v in self.trainable} | {v.uid for v, _ in self.state_updates}
+            frozen = [n.attrs["variable"] for n in graph.params() if n.attrs["variable"].uid not in skip]
+            store = StoreParamsInDeviceLayout(self.trainable + frozen, builder=b)
             store.run(graph)
             layouts = store.layouts
+            sig.layouts.update({v.path: layouts[v.uid] for v in frozen if v.uid in layouts})
         params = [b.param(v) for v in self.trainable]
         grads = gradients(graph, self.loss, params, builder=b)
         with b.activate():

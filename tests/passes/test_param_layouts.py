@@ -207,3 +207,21 @@ def test_export_training_keeps_keras_layout(tmp_path):
     assert state[kernel.path].shape == (3, 3, 2, 3)
     assert state[f"optimizer/{kernel.path}/momentum"].shape == (3, 3, 2, 3)
     np.testing.assert_array_equal(state[kernel.path], kernel.numpy())
+
+
+def test_frozen_kernels_are_read_in_the_device_layout_and_stay_bit_identical(monkeypatch):
+    x, y = _data()
+    laid_out, plain = _cnn(), _cnn()
+    for model in (laid_out, plain):
+        model.layers[1].trainable = False
+        model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    frozen = laid_out.layers[1].kernel.numpy().copy()
+    laid_out.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    assert laid_out.layers[1].kernel.path in laid_out._train_state.sig.layouts
+    assert laid_out.layers[1].kernel.path not in dict(laid_out._train_state.sig.state_pairs)
+    with monkeypatch.context() as m:
+        _without_layouts(m, plain)
+        plain.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    np.testing.assert_array_equal(laid_out.layers[1].kernel.numpy(), frozen)
+    for a, b in zip(laid_out.get_weights(), plain.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
