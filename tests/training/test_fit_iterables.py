@@ -354,3 +354,17 @@ def test_pydataset_accepts_and_ignores_the_keras_worker_arguments():
     assert keras.utils.Sequence is PyDataset
     with pytest.raises(ValueError, match=r"evaluate: x \(a PyDataset \(Batches\)\) yielded no batches"):
         compiled().evaluate(ds, verbose=0)
+
+
+def test_the_readme_snippet_runs(capsys):
+    import os
+    import re
+
+    readme = os.path.join(os.path.dirname(__file__), "..", "..", "README.md")
+    with open(readme, encoding="utf-8") as f:
+        section = f.read().split("## Training on generators and datasets", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    assert scope["predictions"].shape == (200, 2)
+    assert "13/13" in capsys.readouterr().out
