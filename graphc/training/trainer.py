@@ -366,6 +366,10 @@ class Trainer:
             validation_batch_size=None, validation_freq: int = 1, backend: str = "onnxruntime"):
         """Trains for ``epochs`` epochs; returns the History (also ``model.history``).
 
+        ``x`` is array data (with ``y``, ``batch_size``...) or an iterable of ``(x, y)`` /
+        ``(x, y, sample_weight)`` batches: a generator (with ``steps_per_epoch``), a
+        ``graphc.utils.PyDataset`` or a list; so may ``validation_data`` be (see ``iterables``).
+
         ``backend="onnxruntime-training"`` trains through onnxruntime-training's Module / Optimizer
         instead (``ort_training_backend``; needs ``pip install graphc[training]``)."""
         if backend != "onnxruntime":
@@ -447,7 +451,8 @@ class Trainer:
     # -- evaluate ---------------------------------------------------------------------------------
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
                  callbacks=None, return_dict: bool = False):
-        """Loss and metrics on (x, y): a scalar, a list ``[loss, *metrics]`` or a dict."""
+        """Loss and metrics on (x, y): a scalar, a list ``[loss, *metrics]`` or a dict. ``x`` may also be
+        an iterable of ``(x, y)`` / ``(x, y, sample_weight)`` batches (``steps`` of them, or all)."""
         from graphc.callbacks import CallbackList
 
         self._require_compiled("evaluating the model (evaluate)")
