@@ -92,11 +92,11 @@ def _received(v) -> str:
     return f"{type(v).__name__} {v!r}"[:120]
 
 
-def _check_steps(steps, argname: str):
+def _check_steps(steps, where: str):
     if steps is None:
         return None
     if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 1:
-        raise ValueError(f"{argname}: expected a positive int (batches per epoch), received {steps!r}")
+        raise ValueError(f"{where}: expected a positive int (a number of batches), received {steps!r}")
     return int(steps)
 
 
@@ -105,17 +105,17 @@ class BatchStream:
 
     Args:
         data: the source (see the module docstring).
-        label: how errors name it, e.g. ``"fit: x"``.
-        steps: batches per epoch given by the user (``steps_per_epoch``, ``validation_steps``,
-            ``steps``); None reads one whole pass per epoch.
+        api, argname: how errors name it: ``"fit"``, ``"x"`` give ``fit: x (a generator)``.
+        steps: batches per epoch given by the user; None reads one whole pass per epoch.
+        steps_arg: the argument ``steps`` came from (``steps_per_epoch``, ``validation_steps``...).
         shuffle: visit a dataset's batches in a new random order each pass.
     """
 
-    def __init__(self, data, label: str, steps=None, shuffle: bool = False, steps_arg: str = "steps"):
+    def __init__(self, data, api: str, argname: str, steps=None, steps_arg: str = "steps", shuffle: bool = False):
         self.data = data
         self.kind = kind(data)
-        self.label = f"{label} ({describe(data)})"
-        self.fixed_steps = _check_steps(steps, steps_arg)
+        self.label = f"{api}: {argname} ({describe(data)})"
+        self.fixed_steps = _check_steps(steps, f"{api}: {steps_arg}")
         self.shuffle = shuffle and self.kind == DATASET
         self.num_batches = None
         if self.kind == DATASET or hasattr(data, "__len__"):
@@ -153,7 +153,7 @@ class BatchStream:
         Sets ``ran_out`` when the source ends before ``steps`` batches."""
         if self._it is None or (self.fixed_steps is None and not self._fresh):
             self._it = self._new_pass()
-        self._fresh = False
+        self._fresh = self.ran_out = False
         count, restarted = 0, False
         while self.steps is None or count < self.steps:
             try:
@@ -245,7 +245,7 @@ def _reject_array_args(api: str, stream_label: str, batch_size=None, y=None, sam
 
 
 def _stream(x, api: str, steps, steps_arg: str, shuffle: bool = False, required: bool = False) -> BatchStream:
-    stream = BatchStream(x, f"{api}: x", steps, shuffle, steps_arg)
+    stream = BatchStream(x, api, "x", steps, steps_arg, shuffle)
     if required and stream.steps is None and stream.kind == ITERATOR:
         raise ValueError(f"{stream.label} has no length, so the number of batches per epoch is unknown: pass "
                          f"{steps_arg}=<batches per epoch>")
@@ -300,7 +300,7 @@ class Validation:
     """``validation_data`` given as an iterable: evaluated by ``Trainer._end_epoch``."""
 
     def __init__(self, model, data, steps, batch_size):
-        self.stream = BatchStream(data, "fit: validation_data", steps, steps_arg="validation_steps")
+        self.stream = BatchStream(data, "fit", "validation_data", steps, "validation_steps")
         if batch_size is not None:
             raise ValueError(f"fit: validation_batch_size must not be given when validation_data is "
                              f"{describe(data)}: each batch it yields already has its size")
@@ -331,8 +331,8 @@ def _evaluate_stream(model, stream: BatchStream, callbacks) -> dict:
     logs = model._evaluate_batches(batches(), callbacks)
     stream.epoch_end()
     if stream.ran_out:
-        _warn_ran_out(stream, counter[0], "", 5)
-    return logs
+        _warn_ran_out(stream, counter[0], "" if counter[0] else "; no validation logs this time", 5)
+    return logs if counter[0] else {}  # no batches: no loss, and metrics would report their empty state
 
 
 def evaluate(model, x, y, batch_size, sample_weight, steps, callbacks, verbose) -> dict:

@@ -319,7 +319,7 @@ def test_an_unsized_generator_needs_steps_per_epoch():
         model.fit(endless(batches_of(x, y)), epochs=2, verbose=0)
     with pytest.raises(ValueError, match=r"validation_data \(a generator\) has no length: pass validation_steps="):
         model.fit(x, y, validation_data=endless(batches_of(x, y)), verbose=0)
-    with pytest.raises(ValueError, match=r"steps_per_epoch: expected a positive int"):
+    with pytest.raises(ValueError, match=r"fit: steps_per_epoch: expected a positive int"):
         model.fit(endless(batches_of(x, y)), steps_per_epoch=0, verbose=0)
 
 
@@ -368,3 +368,15 @@ def test_the_readme_snippet_runs(capsys):
     exec(compile(code, "README.md", "exec"), scope)
     assert scope["predictions"].shape == (200, 2)
     assert "13/13" in capsys.readouterr().out
+
+
+def test_a_validation_generator_that_runs_out_warns_and_leaves_later_epochs_without_val_logs():
+    x, y = blobs()
+    xv, yv = blobs(64, seed=9)
+    model = compiled(metrics=["accuracy"])
+    with pytest.warns(UserWarning, match=r"fit: validation_data \(a generator\) ran out of batches after 0 of 2 "
+                                         r"steps; no validation logs this time"):
+        hist = model.fit(Batches(batches_of(x, y)), epochs=3, verbose=0, validation_steps=2,
+                         validation_data=(b for b in batches_of(xv, yv, batch_size=16)))
+    assert len(hist.history["loss"]) == 3
+    assert len(hist.history["val_loss"]) == len(hist.history["val_accuracy"]) == 2
