@@ -86,7 +86,8 @@ def test_pydataset_in_order_gives_the_weights_and_history_of_array_fit():
     a, b = compiled(optimizer="adam", metrics=["accuracy"]), compiled(optimizer="adam", metrics=["accuracy"])
     ha = a.fit(x, y, batch_size=B, epochs=3, shuffle=False, verbose=0)
     hb = b.fit(Batches(batches_of(x, y)), epochs=3, shuffle=False, verbose=0)
-    assert_same_weights(a, b)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):  # the same step graph on the same batches: bitwise
+        np.testing.assert_array_equal(wa, wb)
     for key in ("loss", "accuracy"):
         np.testing.assert_allclose(ha.history[key], hb.history[key], rtol=1e-6)
     assert b.optimizer.iterations == a.optimizer.iterations == 3 * 7
