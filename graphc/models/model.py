@@ -11,6 +11,7 @@ from graphc.ir import Graph, TensorType, Value
 from graphc.layers.layer import Layer
 from graphc.ops import Builder
 from graphc.tensor import KerasTensor
+from graphc.training import iterables
 from graphc.training import tape as tape_mod
 from graphc.training.trainer import Trainer
 
@@ -151,7 +152,12 @@ class Model(Trainer, Layer):
         return self._graph_cache[key]
 
     def predict(self, x, batch_size: int | None = None, verbose="auto", steps=None, callbacks=None, device=None):
-        """Runs the model on ``x`` in onnxruntime, ``batch_size`` rows at a time (32 by default)."""
+        """Runs the model on ``x`` in onnxruntime, ``batch_size`` rows at a time (32 by default).
+
+        ``x`` may also be an iterable of batches (a generator, a ``PyDataset``, a list), each ``x``,
+        ``(x,)`` or ``(x, y)``: the outputs of ``steps`` batches (or all of them) are concatenated."""
+        if iterables.kind(x) is not None:
+            return iterables.predict(self, x, batch_size, steps, device)
         self._ensure_built_for(x)  # a Sequential or subclassed model not built yet builds from x's shape
         exe = self._executable(device)
         feeds = data_utils.standardize_inputs(self, x, "x")

@@ -228,3 +228,31 @@ def has_batch_hooks(callbacks) -> bool:
 
 def num_steps(n: int, batch_size: int) -> int:
     return (n + batch_size - 1) // batch_size
+
+
+class ArrayFeeder:
+    """fit's batches from arrays for ``Trainer._train_epochs``: each batch's rows are gathered straight
+    into the step's bound input buffers (``plan.feeds``), with no other copy or allocation.
+
+    Args:
+        ts: the model's ``_TrainState``.
+        data: ``{feed name: array}`` (inputs, targets, sample weights), all with ``n`` rows.
+        n, batch_size, shuffle: rows, rows per batch (the last may be smaller), new order each epoch.
+    """
+
+    runs_user_code = False  # nothing runs between steps that could change the weights
+
+    def __init__(self, ts, data: dict, n: int, batch_size: int, shuffle: bool):
+        self.ts, self.data, self.n, self.batch_size, self.shuffle = ts, data, n, batch_size, shuffle
+        self.steps = num_steps(n, batch_size)
+
+    def batches(self, epoch: int):
+        """Yields ``(plan, batch, rows)`` per step of the epoch."""
+        ts, data, n = self.ts, self.data, self.n
+        for sel in batch_indices(n, self.batch_size, self.shuffle):
+            rows = num_rows_in(sel, n)
+            plan = ts.plan_for(data, rows)
+            yield plan, take_into(data, sel, plan.feeds), rows
+
+    def end_epoch(self, epoch: int) -> None:
+        pass

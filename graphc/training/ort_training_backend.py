@@ -68,25 +68,32 @@ def fit(model, backend: str, x=None, y=None, batch_size=None, epochs: int = 1, v
     check_backend(backend)
     if backend == DEFAULT_BACKEND:
         raise ValueError(f'fit: backend "{DEFAULT_BACKEND}" is Trainer.fit itself')
+    from . import iterables
+
+    if iterables.kind(x) is not None:
+        raise NotImplementedError(f'fit(backend="{backend}") trains on arrays only; x is {iterables.describe(x)}. '
+                                  f'Pass arrays, or train with backend="{DEFAULT_BACKEND}" (the default), which '
+                                  "takes generators, PyDatasets and lists of batches.")
     from runtime.ort_training import training_api
 
     training_api()  # ImportError with the install command, before any work
     model._require_compiled("training the model (fit)")
     check_optimizer(model.optimizer)
     return _fit_ort_training(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
-                             shuffle, class_weight, sample_weight, initial_epoch, steps_per_epoch,
+                             shuffle, class_weight, sample_weight, initial_epoch, steps_per_epoch, validation_steps,
                              validation_batch_size, validation_freq)
 
 
 def _fit_ort_training(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
-                      shuffle, class_weight, sample_weight, initial_epoch, steps_per_epoch, validation_batch_size,
-                      validation_freq):
+                      shuffle, class_weight, sample_weight, initial_epoch, steps_per_epoch, validation_steps,
+                      validation_batch_size, validation_freq):
     from graphc.callbacks import CallbackList
     from runtime.artifacts import export_training_artifacts
     from runtime.ort_training import OrtTrainingSession
 
     batch_size, verbose, feeds, ys, sws, n, r, val = model._fit_data(
-        x, y, batch_size, verbose, sample_weight, class_weight, validation_split, validation_data, steps_per_epoch)
+        x, y, batch_size, verbose, sample_weight, class_weight, validation_split, validation_data, steps_per_epoch,
+        validation_steps, validation_batch_size)
     _warn_about_differences(model, r)
 
     optimizer = model.optimizer

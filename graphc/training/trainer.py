@@ -22,6 +22,7 @@ from graphc.models import data as data_utils
 from graphc.ops import Builder
 
 from . import data_adapter as da
+from . import iterables
 
 Y_PRED = "y_pred/"
 #: The pass pipeline level the training-step and evaluation graphs are optimized at.
@@ -328,36 +329,49 @@ class Trainer:
 
     # -- fit --------------------------------------------------------------------------------------
     def _fit_data(self, x, y, batch_size, verbose, sample_weight, class_weight, validation_split,
-                  validation_data, steps_per_epoch):
+                  validation_data, steps_per_epoch, validation_steps=None, validation_batch_size=None):
         """fit's checked inputs, shared by every backend: batch size, verbosity, feeds, targets, sample
-        weights, row count, resolved losses/metrics and the validation split, labels range-checked."""
+        weights, row count, resolved losses/metrics and the validation data (arrays, or an
+        ``iterables.Validation`` for an iterable of batches), labels range-checked."""
         batch_size = data_utils.check_batch_size(32 if batch_size is None else batch_size)
         if steps_per_epoch is not None:
             raise NotImplementedError("fit: steps_per_epoch is not supported for array data; use batch_size")
         verbose = 1 if verbose == "auto" else int(verbose)
         feeds, ys, sws, n = self._prepare(x, y, sample_weight, class_weight, "fit")
         r = self._resolve()
-        val = None
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-                raise ValueError("validation_data: expected a tuple (x_val, y_val) or (x_val, y_val, sample_weight)")
-            vsw = validation_data[2] if len(validation_data) == 3 else None
-            val = self._prepare(validation_data[0], validation_data[1], vsw, None, "validation_data")[:3]
-        elif validation_split:
+        val = self._validation_data(validation_data, validation_steps, validation_batch_size)
+        if val is None and validation_split:
             (feeds, ys, sws), val = da.split_validation([feeds, ys, sws], validation_split)
             val = tuple(val)
             n = data_utils.num_rows(feeds, "x")
-        multi = len(r["names"]) > 1
-        da.check_label_range(ys, r["losses"], r["types"], multi)
-        if val is not None:
-            da.check_label_range(val[1], r["losses"], r["types"], multi)
+            da.check_label_range(val[1], r["losses"], r["types"], len(r["names"]) > 1)
+        da.check_label_range(ys, r["losses"], r["types"], len(r["names"]) > 1)
         return batch_size, verbose, feeds, ys, sws, n, r, val
+
+    def _validation_data(self, validation_data, steps, batch_size):
+        """``validation_data`` checked: arrays ``(feeds, targets, sample weights)`` with labels in range,
+        an ``iterables.Validation`` for an iterable of batches, or None."""
+        val = iterables.validation(self, validation_data, steps, batch_size)
+        if val is not None or validation_data is None:
+            return val
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise ValueError("validation_data: expected a tuple (x_val, y_val) or (x_val, y_val, sample_weight), "
+                             "or an iterable of such batches (a generator, a PyDataset, a list)")
+        vsw = validation_data[2] if len(validation_data) == 3 else None
+        val = self._prepare(validation_data[0], validation_data[1], vsw, None, "validation_data")[:3]
+        r = self._resolve()
+        da.check_label_range(val[1], r["losses"], r["types"], len(r["names"]) > 1)
+        return val
 
     def fit(self, x=None, y=None, batch_size=None, epochs: int = 1, verbose="auto", callbacks=None,
             validation_split: float = 0.0, validation_data=None, shuffle: bool = True, class_weight=None,
             sample_weight=None, initial_epoch: int = 0, steps_per_epoch=None, validation_steps=None,
             validation_batch_size=None, validation_freq: int = 1, backend: str = "onnxruntime"):
         """Trains for ``epochs`` epochs; returns the History (also ``model.history``).
+
+        ``x`` is array data (with ``y``, ``batch_size``...) or an iterable of ``(x, y)`` /
+        ``(x, y, sample_weight)`` batches: a generator (with ``steps_per_epoch``), a
+        ``graphc.utils.PyDataset`` or a list; so may ``validation_data`` be (see ``iterables``).
 
         ``backend="onnxruntime-training"`` trains through onnxruntime-training's Module / Optimizer
         instead (``ort_training_backend``; needs ``pip install graphc[training]``)."""
@@ -369,42 +383,58 @@ class Trainer:
         from graphc.callbacks import CallbackList
 
         self._require_compiled("training the model (fit)")
-        batch_size, verbose, feeds, ys, sws, n, r, val = self._fit_data(
-            x, y, batch_size, verbose, sample_weight, class_weight, validation_split, validation_data,
-            steps_per_epoch)
-        ts = self._train_state_for()
-        steps = da.num_steps(n, batch_size)
+        verbose = 1 if verbose == "auto" else int(verbose)
+        if iterables.kind(x) is not None:  # a generator, PyDataset, list of batches...
+            feeder = iterables.fit_feeder(self, x, y, batch_size, sample_weight, class_weight, validation_split,
+                                          shuffle, steps_per_epoch)
+            r = self._resolve()
+            val = self._validation_data(validation_data, validation_steps, validation_batch_size)
+        else:
+            batch_size, verbose, feeds, ys, sws, n, r, val = self._fit_data(
+                x, y, batch_size, verbose, sample_weight, class_weight, validation_split, validation_data,
+                steps_per_epoch, validation_steps, validation_batch_size)
+            feeder = da.ArrayFeeder(self._train_state_for(), self._batch_feeds(feeds, ys, sws), n, batch_size,
+                                    shuffle)
         cbs = CallbackList(callbacks, model=self, add_history=True, add_progbar=verbose != 0, verbose=verbose,
-                           epochs=epochs, steps=steps)
-        self.stop_training = False
-        data = self._batch_feeds(feeds, ys, sws)
+                           epochs=epochs, steps=feeder.steps)
+        return self._train_epochs(feeder, cbs, r, epochs, initial_epoch, val, validation_freq,
+                                  validation_batch_size or batch_size or 32)
+
+    def _train_epochs(self, feeder, cbs, r, epochs: int, initial_epoch: int, val, validation_freq: int,
+                      val_batch_size: int):
+        """fit's epoch loop for every kind of data: ``feeder.batches(epoch)`` yields ``(plan, batch, rows)``
+        with the batch already in the plan's bound input buffers (``da.ArrayFeeder``,
+        ``iterables.IterableFeeder``)."""
+        ts = feeder.ts
         # per-batch hooks (and so per-batch logs and host-state checks) only when a callback has them
         batch_hooks = da.has_batch_hooks(cbs)
+        refresh = batch_hooks or feeder.runs_user_code
+        self.stop_training = False
         logs: dict = {}
         cbs.on_train_begin()
         for epoch in range(initial_epoch, epochs):
             tracker = _Tracker(self, r)
             cbs.on_epoch_begin(epoch)
             ts.refresh()  # epoch hooks may have set weights or the optimizer state
-            for step, sel in enumerate(da.batch_indices(n, batch_size, shuffle)):
+            for step, (plan, batch, rows) in enumerate(feeder.batches(epoch)):
                 if batch_hooks:
                     cbs.on_train_batch_begin(step)
-                # the batch is gathered straight into the step's bound input buffers
-                plan = ts.plan_for(data, da.num_rows_in(sel, n))
-                batch = da.take_into(data, sel, plan.feeds)
-                outs = ts.run_plan(plan, refresh=batch_hooks)
+                outs = ts.run_plan(plan, refresh=refresh)
                 loss = float(outs[0])
                 if not math.isfinite(loss):
                     ts.undo_last_step()
-                    raise nan_loss_error(loss, epoch, step, da.num_rows_in(sel, n))
+                    raise nan_loss_error(loss, epoch, step, rows)
                 tracker.update(outs, batch, ts.fetch_index)
                 if batch_hooks:
                     logs = tracker.logs()
                     cbs.on_train_batch_end(step, logs)
                 if self.stop_training:
                     break
+            feeder.end_epoch(epoch)
+            if self.stop_training and not tracker.count:
+                break  # the data ran out at the start of this epoch: nothing to report
             logs = tracker.logs()
-            self._end_epoch(cbs, epoch, logs, val, validation_freq, validation_batch_size or batch_size)
+            self._end_epoch(cbs, epoch, logs, val, validation_freq, val_batch_size)
             if self.stop_training:
                 break
         ts.sync()
@@ -414,19 +444,26 @@ class Trainer:
     def _end_epoch(self, cbs, epoch: int, logs: dict, val, validation_freq: int, batch_size: int) -> None:
         """Validates when this epoch is due (adding ``val_*`` entries to ``logs``), then ``on_epoch_end``."""
         if val is not None and (epoch + 1) % validation_freq == 0:
-            val_logs = self._evaluate_arrays(*val, batch_size=batch_size, callbacks=cbs)
+            if isinstance(val, iterables.Validation):
+                val_logs = val.evaluate(self, cbs)
+            else:
+                val_logs = self._evaluate_arrays(*val, batch_size=batch_size, callbacks=cbs)
             logs.update({"val_" + k: v for k, v in val_logs.items()})
         cbs.on_epoch_end(epoch, logs)
 
     # -- evaluate ---------------------------------------------------------------------------------
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
                  callbacks=None, return_dict: bool = False):
-        """Loss and metrics on (x, y): a scalar, a list ``[loss, *metrics]`` or a dict."""
+        """Loss and metrics on (x, y): a scalar, a list ``[loss, *metrics]`` or a dict. ``x`` may also be
+        an iterable of ``(x, y)`` / ``(x, y, sample_weight)`` batches (``steps`` of them, or all)."""
         from graphc.callbacks import CallbackList
 
         self._require_compiled("evaluating the model (evaluate)")
-        batch_size = data_utils.check_batch_size(32 if batch_size is None else batch_size)
         verbose = 1 if verbose == "auto" else int(verbose)
+        if iterables.kind(x) is not None:  # a generator, PyDataset, list of batches...
+            logs = iterables.evaluate(self, x, y, batch_size, sample_weight, steps, callbacks, verbose)
+            return self._format_results(logs, return_dict)
+        batch_size = data_utils.check_batch_size(32 if batch_size is None else batch_size)
         feeds, ys, sws, n = self._prepare(x, y, sample_weight, None, "evaluate")
         r = self._resolve()
         da.check_label_range(ys, r["losses"], r["types"], len(r["names"]) > 1)
@@ -442,18 +479,22 @@ class Trainer:
         return values[0] if len(values) == 1 else values
 
     def _evaluate_arrays(self, feeds, ys, sws, batch_size: int, callbacks=None) -> dict:
-        r = self._resolve()
-        exe = self._eval_executable()
         n = data_utils.num_rows(feeds, "x")
         data = self._batch_feeds(feeds, ys, sws)
+        return self._evaluate_batches((da.take(data, sel) for sel in da.batch_indices(n, batch_size, False)),
+                                      callbacks)
+
+    def _evaluate_batches(self, batches, callbacks=None) -> dict:
+        """Loss and metrics over ``batches`` (an iterable of step feeds), with the test-batch hooks."""
+        r = self._resolve()
+        exe = self._eval_executable()
         tracker = _Tracker(self, r)
         index = {name: i for i, name in enumerate(exe.fetch_names)}
         if callbacks is not None:
             callbacks.on_test_begin()
-        for step, sel in enumerate(da.batch_indices(n, batch_size, False)):
+        for step, batch in enumerate(batches):
             if callbacks is not None:
                 callbacks.on_test_batch_begin(step)
-            batch = da.take(data, sel)
             outs = exe.run(batch)
             tracker.update(outs, batch, index)
             if callbacks is not None:
@@ -658,6 +699,12 @@ class _TrainState:
             shapes[self.sig.learning_rate] = ()
             plan = self._plans[rows] = self.executor.plan(shapes)
         return plan
+
+    def plan_for_batch(self, batch: dict):
+        """The StepPlan for one batch's own shapes (batches from an iterable may differ in any axis)."""
+        shapes = {name: np.shape(batch[name]) for name in self.sig.batch_inputs}
+        shapes[self.sig.learning_rate] = ()
+        return self.executor.plan(shapes)
 
     def run_plan(self, plan, refresh: bool = True) -> list:
         """One step on the batch already in ``plan.feeds``; returns ``plan.fetches`` (reused buffers).

@@ -1,4 +1,4 @@
-"""Utilities: plot_model, to_categorical, progress bars, random seeds.
+"""Utilities: plot_model, to_categorical, progress bars, random seeds, PyDataset.
 
 Names resolve lazily so that ``import graphc`` stays light (plotting pulls in image code).
 """
@@ -14,6 +14,8 @@ _LAZY = {
     "to_categorical": ".numerical",
     "normalize": ".numerical",
     "Progbar": ".progbar",
+    "PyDataset": ".py_dataset",
+    "Sequence": ".py_dataset",
 }
 
 
