@@ -280,3 +280,16 @@ def test_indexing_the_graph_cannot_express_falls_back_to_numbers():
         np.testing.assert_allclose(np.asarray(out[1:, ::-2]), want[1:, ::-2], rtol=1e-6)
         np.testing.assert_allclose(np.asarray(out[..., 1]), want[..., 1], rtol=1e-6)
     assert isinstance(out[0], np.ndarray)  # not recorded once the tape has exited
+
+
+def test_readme_saliency_snippet_runs():
+    import os
+    import re
+
+    readme = os.path.join(os.path.dirname(__file__), "..", "..", "README.md")
+    section = open(readme).read().split("### Gradients with respect to inputs", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    assert scope["grads"].shape == (4, 28, 28, 1) and scope["saliency"].shape == (4, 28, 28)
+    assert np.abs(scope["grads"]).sum() > 0
