@@ -81,6 +81,9 @@ class TapeTensor:
     def __len__(self) -> int:
         return len(self.numpy())
 
+    def __iter__(self):
+        return iter(self.numpy())  # rows as numbers: iterating records nothing
+
     def __getitem__(self, item):
         # recorded while the tape is active (``preds[:, k]`` as a saliency target); otherwise, and for
         # indexing the graph cannot express, the computed value is indexed

@@ -293,3 +293,19 @@ def test_readme_saliency_snippet_runs():
     exec(compile(code, "README.md", "exec"), scope)
     assert scope["grads"].shape == (4, 28, 28, 1) and scope["saliency"].shape == (4, 28, 28)
     assert np.abs(scope["grads"]).sum() > 0
+
+
+def test_iterating_records_nothing_and_nested_tapes_warn_about_second_order_gradients():
+    dense = layers.Dense(2)
+    x = np.ones((3, 4), np.float32)
+    with keras.GradientTape() as outer:
+        with keras.GradientTape() as inner:
+            inner.watch(x)
+            out = dense(x)
+            n_events = len(inner._events)
+            rows = list(out)
+            assert len(rows) == 3 and isinstance(rows[0], np.ndarray) and len(inner._events) == n_events
+        with pytest.warns(UserWarning, match="second-order"):
+            g = inner.gradient(out, x)
+    np.testing.assert_allclose(g, np.broadcast_to(dense.kernel.numpy().sum(1), (3, 4)), rtol=1e-6)
+    assert outer._events == []
