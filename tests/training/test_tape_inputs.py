@@ -261,7 +261,7 @@ def test_watch_and_gradient_errors():
     with pytest.raises(TypeError, match="target must be"):
         tape.gradient(np.asarray(loss), x)
     assert tape.gradient(loss, x).shape == (2, 3)  # the failed calls did not use up the tape
-    with keras.GradientTape() as other:
+    with keras.GradientTape():
         other_loss = layers.Dense(1)(x)
         with pytest.raises(ValueError, match="another GradientTape"):
             tape.watch(other_loss)
@@ -270,7 +270,7 @@ def test_watch_and_gradient_errors():
 def test_indexing_the_graph_cannot_express_falls_back_to_numbers():
     x = np.random.default_rng(7).standard_normal((3, 4)).astype(np.float32)
     dense = layers.Dense(4)
-    with keras.GradientTape() as tape:
+    with keras.GradientTape():
         out = dense(x)
         want = np.asarray(out)
         for item in ((slice(None), slice(None, None, 2)), (slice(None), slice(1, 3)), (0, 1)):
