@@ -14,15 +14,21 @@ compiled graph is cached by the program's signature (which objects were called, 
 dtypes and shapes, and what is differentiated), so the next step with the same shapes costs one
 session run, not a rebuild. A TapeTensor used as a number (``float(loss)``, printing,
 ``np.asarray``) is computed on demand (from the gradient run when there was one).
+
+Gradients with respect to inputs: ``tape.watch(x)`` marks an array (by identity, as in TF); every
+recorded use of that very object is a graph Input, and its gradient is the sum of theirs. Recorded
+values (``features = extractor(x)``) are Values of the traced graph, so they can be sources too.
+Which inputs and values are differentiated is part of the compiled program's cache key.
 """
 from __future__ import annotations
 
 import contextvars
+import warnings
 
 import numpy as np
 
 from graphc import tree
-from graphc.ir import Graph, TensorType, Value, Variable
+from graphc.ir import Graph, TensorType, Value, Variable, is_float
 
 _active: contextvars.ContextVar = contextvars.ContextVar("graphc_tapes", default=())
 
@@ -75,8 +81,16 @@ class TapeTensor:
     def __len__(self) -> int:
         return len(self.numpy())
 
+    def __iter__(self):
+        return iter(self.numpy())  # rows as numbers: iterating records nothing
+
     def __getitem__(self, item):
-        return self.numpy()[item]
+        # recorded while the tape is active (``preds[:, k]`` as a saliency target); otherwise, and for
+        # indexing the graph cannot express, the computed value is indexed
+        op = _GetItem.of(item, self) if self.tape._token is not None else None
+        if op is None:
+            return self.numpy()[item]
+        return record(op, (self,), {})
 
     def __format__(self, spec: str) -> str:
         return format(self.numpy().item() if self.type.rank == 0 else self.numpy(), spec)
@@ -140,6 +154,77 @@ class _Arith:
 _ARITH = {op: _Arith(op) for op in ("Add", "Sub", "Mul", "Div", "Neg")}
 
 
+class _GetItem:
+    """Recordable basic indexing (ints, slices, ``...``) of a recorded value.
+
+    One shared instance per index, so program signatures are stable. Ints become Gather (which has a
+    gradient on any axis, the symbolic batch axis included), unit-step slices Slice, other slices a
+    Gather of the positions read; these need the axis size, so the batch axis takes only ints and ``:``.
+    """
+
+    _instances: dict = {}
+
+    def __init__(self, key: tuple):
+        self.key = key  # per axis from 0: None (all), ("i", index) or ("s", start, stop, step)
+
+    @classmethod
+    def of(cls, item, t: "TapeTensor") -> "_GetItem | None":
+        """The op for ``t[item]``, or None when the index is not one the graph can express."""
+        items = item if isinstance(item, tuple) else (item,)
+        is_int = [isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_)) for i in items]
+        n_ellipsis = sum(i is Ellipsis for i in items)
+        if n_ellipsis > 1 or not all(ok or i is Ellipsis or isinstance(i, slice) for ok, i in zip(is_int, items)):
+            return None
+        rank = t.type.rank
+        if len(items) - n_ellipsis > rank:
+            return None
+        if n_ellipsis:
+            at = next(k for k, i in enumerate(items) if i is Ellipsis)
+            items = items[:at] + (slice(None),) * (rank - len(items) + 1) + items[at + 1:]
+        key = []
+        for d, i in zip(t.type.shape, items):
+            if isinstance(i, slice):
+                if i == slice(None):
+                    key.append(None)
+                    continue
+                if not isinstance(d, int) or any(v is not None and not isinstance(v, (int, np.integer))
+                                                 for v in (i.start, i.stop, i.step)):
+                    return None
+                key.append(("s",) + i.indices(d))
+                continue
+            i = int(i)
+            size = t.tape._batch if d == "batch" else d
+            if not isinstance(size, int) or not -size <= i < size or (i < 0 and not isinstance(d, int)):
+                return None  # out of range (NumPy raises), or from the end of the symbolic batch axis
+            key.append(("i", i % size))
+        if all(k is None for k in key):
+            return None
+        key = tuple(key)
+        return cls._instances.setdefault(key, cls(key))
+
+    def __call__(self, x):
+        from graphc import ops
+
+        b = ops.current_builder()
+        axis = 0
+        for k in self.key:
+            if k is None:
+                axis += 1
+            elif k[0] == "i":
+                x = ops.gather(x, b.constant(np.asarray(k[1], np.int64)), axis=axis)
+            else:
+                _, start, stop, step = k
+                if step == 1:
+                    x = ops.slice_(x, (start,), (max(stop, start),), axes=(axis,))
+                else:
+                    x = ops.gather(x, b.constant(np.asarray(range(start, stop, step), np.int64)), axis=axis)
+                axis += 1
+        return x
+
+    def __repr__(self) -> str:
+        return f"<recorded getitem {self.key}>"
+
+
 def is_recorded(x) -> bool:
     return isinstance(x, TapeTensor)
 
@@ -195,6 +280,10 @@ def _leaf_sig(x, tape):
     raise TypeError(f"GradientTape: cannot record an argument of type {type(x).__name__}")
 
 
+def _is_float_array(x) -> bool:
+    return np.issubdtype(np.asarray(x).dtype, np.floating)
+
+
 def _as_array(x) -> np.ndarray:
     a = np.asarray(x)
     if a.dtype == np.float64:
@@ -204,6 +293,19 @@ def _as_array(x) -> np.ndarray:
 
 class GradientTape:
     """Records model, layer and loss calls on NumPy data so their gradients can be taken.
+
+    Gradients are taken with respect to Variables (always watched), to input arrays the tape was
+    told to ``watch``, and to values the tape recorded. A saliency map::
+
+        images = x_test[:8]                           # one array object, sliced once
+        with graphc.GradientTape() as tape:
+            tape.watch(images)
+            preds = model(images)
+            score = preds[:, 3]                       # indexing is recorded too
+        saliency = np.abs(tape.gradient(score, images)).max(axis=-1)
+
+    Inputs and weights can be mixed in one call: ``tape.gradient(loss, [images,
+    *model.trainable_variables])`` returns a list in that order.
 
     Args:
         persistent: allow several ``gradient`` calls on one tape.
@@ -221,6 +323,7 @@ class GradientTape:
         self._tracing = False
         self._state_applied = False
         self._batch = None             # the size of the symbolic batch dim, from the first array
+        self._watched: list = []        # arrays passed to watch(), matched by identity
         self._token = None
 
     def __enter__(self) -> "GradientTape":
@@ -232,10 +335,33 @@ class GradientTape:
         self._token = None
 
     def watch(self, x) -> None:
-        """Variables are always watched; watching other values is not supported."""
-        if not isinstance(x, Variable) and not all(isinstance(v, Variable) for v in tree.flatten(x)):
-            raise NotImplementedError("GradientTape.watch: only Variables can be watched; gradients with respect "
-                                      "to input arrays are not supported")
+        """Marks NumPy arrays so that ``gradient`` can differentiate with respect to them.
+
+        ``x`` is an array or a (nested) list, tuple or dict of them. Arrays are matched by identity
+        (``is``), as tensors are in TensorFlow: pass the very object you watched to the model and to
+        ``gradient``. ``x.astype(...)``, ``x[:8]`` or ``np.array(x)`` make new arrays, so slice or
+        convert first and watch the result. float64 arrays are computed in float32 and their
+        gradients returned as float64. Variables are always watched, and values the tape recorded
+        can always be differentiated, so watching them does nothing. Integer arrays (token ids)
+        have no gradient: watching one warns, and asking for its gradient raises.
+        """
+        for leaf in tree.flatten(x):
+            if isinstance(leaf, Variable):
+                continue
+            if isinstance(leaf, TapeTensor):
+                if leaf.tape is not self:
+                    raise ValueError("GradientTape.watch: this value was recorded on another GradientTape")
+                continue
+            if not isinstance(leaf, (np.ndarray, np.generic)):
+                raise TypeError(f"GradientTape.watch: expected a NumPy array (or a Variable), received "
+                                f"{type(leaf).__name__}; convert it once with x = np.asarray(x, 'float32'), "
+                                "then watch x and pass that same x to the model")
+            if not _is_float_array(leaf):
+                warnings.warn(f"GradientTape.watch: an array of dtype {leaf.dtype} is not differentiable (only float "
+                              "arrays are); to differentiate through an Embedding, take the gradient with respect "
+                              "to the embedding's output recorded on the tape instead of its token ids", stacklevel=2)
+            if not any(w is leaf for w in self._watched):
+                self._watched.append(leaf)
 
     def reset(self) -> None:
         """Forgets everything recorded so far."""
@@ -243,6 +369,7 @@ class GradientTape:
         self._used = False
         self._state_applied = False
         self._batch = None
+        self._watched = []
 
     # -- recording --------------------------------------------------------------------------------
     def _program_key(self, sigs=None) -> tuple:
@@ -285,7 +412,7 @@ class GradientTape:
     def _trace(self, n_events: int | None = None):
         """Traces the first ``n_events`` recorded calls into a fresh graph.
 
-        Returns (graph, builder, {output index: Value}, {input name: array}).
+        Returns (graph, builder, {output index: Value}, [Input Value per array argument, in feed order]).
         """
         from graphc.ops import Builder
 
@@ -293,7 +420,7 @@ class GradientTape:
         g = Graph("gradient_tape")
         b = Builder(g)
         env: dict = {}
-        feeds: dict = {}
+        inputs: list = []
         self._tracing = True
         try:
             for obj, args, kwargs in events:
@@ -302,10 +429,9 @@ class GradientTape:
                         return env[x.index]
                     if isinstance(x, (np.ndarray, np.generic)):
                         a = _as_array(x)
-                        name = f"array_{len(feeds)}"
-                        feeds[name] = a
                         shape = ("batch",) + a.shape[1:] if a.ndim else ()
-                        return b.input(name, TensorType(a.dtype.name, shape))
+                        inputs.append(b.input(f"array_{len(inputs)}", TensorType(a.dtype.name, shape)))
+                        return inputs[-1]
                     return x
 
                 vargs, vkwargs = tree.map_structure(to_value, (args, kwargs))
@@ -325,15 +451,15 @@ class GradientTape:
                     env[len(env)] = v
         finally:
             self._tracing = False
-        return g, b, env, feeds
+        return g, b, env, inputs
+
+    def _arrays(self) -> list:
+        """The array arguments of the recorded calls as given (not converted), in feed order."""
+        return [x for _, args, kwargs in self._events for x in tree.flatten((args, kwargs))
+                if isinstance(x, (np.ndarray, np.generic))]
 
     def _feeds(self) -> dict:
-        feeds = {}
-        for _, args, kwargs in self._events:
-            for x in tree.flatten((args, kwargs)):
-                if isinstance(x, (np.ndarray, np.generic)):
-                    feeds[f"array_{len(feeds)}"] = _as_array(x)
-        return feeds
+        return {f"array_{k}": _as_array(x) for k, x in enumerate(self._arrays())}
 
     # -- running ----------------------------------------------------------------------------------
     def _compile(self, what, build):
@@ -382,24 +508,44 @@ class GradientTape:
         return self._values[t.index]
 
     def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none"):
-        """d(target)/d(sources) as NumPy arrays, in the structure of ``sources`` (None if unconnected).
+        """d(target)/d(sources) as NumPy arrays, in the structure of ``sources``.
 
-        ``target`` is a value recorded on this tape (a non-scalar target is summed first, as in
-        TensorFlow); ``sources`` a Variable or a (nested) list of Variables.
+        Args:
+            target: a value recorded on this tape (a non-scalar target is summed first, as in
+                TensorFlow).
+            sources: a Variable, a watched array, a value recorded on this tape, or a (nested) list,
+                tuple or dict of them, mixed freely. Each gradient has its source's shape (the batch
+                size of the arrays recorded) and dtype.
+            unconnected_gradients: ``"none"`` (default) gives None for a source the target does not
+                depend on, ``"zero"`` zeros. An array that was not watched counts as unconnected
+                (with a warning when the recorded calls used it).
+
+        Raises:
+            TypeError: for an integer source (token ids have no gradient) or a source of another
+                type.
         """
         if output_gradients is not None:
             raise NotImplementedError("GradientTape.gradient: output_gradients is not supported")
+        if unconnected_gradients not in ("none", "zero"):
+            raise ValueError(f'GradientTape.gradient: unconnected_gradients must be "none" or "zero", '
+                             f"received {unconnected_gradients!r}")
         if not isinstance(target, TapeTensor) or target.tape is not self:
+            hint = (" A NumPy array is not recorded: index recorded values with ints and slices (preds[:, k]) "
+                    "inside the tape, and use their arithmetic, not NumPy functions." if isinstance(target, np.ndarray)
+                    else "")
             raise TypeError("GradientTape.gradient: target must be a value computed under this tape (e.g. the loss "
-                            f"returned by loss_fn(y, model(x))), received {type(target).__name__}")
+                            f"returned by loss_fn(y, model(x))), received {type(target).__name__}.{hint}")
         if self._used and not self.persistent:
             raise RuntimeError("A non-persistent GradientTape can only be used to compute one set of gradients; "
                                "create it with GradientTape(persistent=True) for several")
-        self._used = True
         flat = tree.flatten(sources)
-        for v in flat:
-            if not isinstance(v, Variable):
-                raise TypeError(f"GradientTape.gradient: sources must be Variables, received {v!r}")
+        arrays = self._arrays()
+        wrt = [self._source(k, v, arrays) for k, v in enumerate(flat)]
+        self._used = True
+        if any(t is not self for t in _active.get()):
+            warnings.warn("GradientTape.gradient: called while another GradientTape is recording; the gradients are "
+                          "NumPy arrays that tape treats as constants, so second-order gradients (e.g. gradient "
+                          "penalties) are not supported", stacklevel=2)
 
         def build():
             from graphc import ops
@@ -407,28 +553,37 @@ class GradientTape:
             from passes.autodiff import gradients
             from runtime import Executable
 
-            g, b, env, _ = self._trace()
+            g, b, env, inputs = self._trace()
             loss = env[target.index]
             if loss.type.rank != 0:
                 with b.activate():
                     loss = ops.reduce_sum(loss, keepdims=False)
             present = {n.attrs["variable"].uid: n.output for n in g.params()}
-            wrt = [present[v.uid] for v in flat if v.uid in present]
-            grads = gradients(g, loss, wrt, builder=b) if wrt else []
-            by_uid = {}
-            for v, gr in zip([v for v in flat if v.uid in present], grads):
-                by_uid[v.uid] = gr
+            values = []   # per source: the graph values whose gradients sum to its gradient
+            for kind, ref in wrt:
+                if kind == "variable":
+                    values.append([present[ref]] if ref in present else [])
+                elif kind == "recorded":
+                    values.append([env[ref]])
+                else:
+                    values.append([inputs[k] for k in ref])
+            all_values = [v for vs in values for v in vs]
+            grads = iter(gradients(g, loss, all_values, builder=b) if all_values else [])
             outs = [env[i] for i in range(len(env))]
             names = [f"value_{i}" for i in range(len(env))]
             layout = []
-            for v in flat:
-                gr = by_uid.get(v.uid)
-                if gr is None:
+            for vs in values:
+                parts = [gr for gr in (next(grads) for _ in vs) if gr is not None]
+                if not parts:
                     layout.append(None)
-                else:
-                    layout.append(len(outs))
-                    outs.append(gr)
-                    names.append(f"grad_{len(layout) - 1}")
+                    continue
+                with b.activate():
+                    total = parts[0]
+                    for p in parts[1:]:  # an array passed to several calls: one graph input per use
+                        total = ops.add(total, p)
+                layout.append(len(outs))
+                outs.append(total)
+                names.append(f"grad_{len(layout) - 1}")
             state = []
             for var, val in b.state_updates:
                 state.append((var, len(outs)))
@@ -437,12 +592,44 @@ class GradientTape:
             g.set_outputs(outs, names)
             return {"exe": Executable(optimize(g, level=1)), "state": state, "layout": layout}
 
-        entry = self._compile(("gradient", target.index, tuple(v.uid for v in flat)), build)
+        entry = self._compile(("gradient", target.index, tuple(wrt)), build)
         outs = self._run(entry)
         result = []
         for v, k in zip(flat, entry["layout"]):
+            dtype = v.dtype if isinstance(v, (Variable, TapeTensor)) else np.asarray(v).dtype
             if k is None:
-                result.append(np.zeros(v.shape, v.dtype) if unconnected_gradients == "zero" else None)
+                result.append(np.zeros(v.shape, dtype) if unconnected_gradients == "zero" else None)
             else:
-                result.append(outs[k])
+                result.append(np.asarray(outs[k]).astype(dtype, copy=False))
         return tree.pack_sequence_as(sources, result) if isinstance(sources, (list, tuple, dict)) else result[0]
+
+    def _source(self, k: int, v, arrays: list) -> tuple:
+        """What ``gradient`` differentiates for source ``v`` (flat position ``k``), as a cache-key part.
+
+        ("variable", uid), ("recorded", output index), or ("arrays", positions among the array
+        arguments of the recorded calls that are ``v`` itself; empty when ``v`` is not watched).
+        """
+        if isinstance(v, Variable):
+            return ("variable", v.uid)
+        if isinstance(v, TapeTensor):
+            if v.tape is not self:
+                raise ValueError(f"GradientTape.gradient: sources[{k}] was recorded on another GradientTape")
+            if not is_float(v.dtype):
+                raise TypeError(f"GradientTape.gradient: sources[{k}] is a recorded {v.dtype} value, which has no "
+                                "gradient; only float values are differentiable")
+            return ("recorded", v.index)
+        if isinstance(v, (np.ndarray, np.generic)):
+            if not _is_float_array(v):
+                raise TypeError(f"GradientTape.gradient: sources[{k}] is an array of dtype {v.dtype}, which has no "
+                                "gradient (integer inputs such as token ids are not differentiable); take the "
+                                "gradient with respect to a float value recorded from it instead, e.g. the output "
+                                "of the Embedding layer")
+            positions = tuple(i for i, a in enumerate(arrays) if a is v)
+            if not any(w is v for w in self._watched):
+                if positions:
+                    warnings.warn(f"GradientTape.gradient: sources[{k}] is an array the tape recorded but was not "
+                                  "watched, so its gradient is None; call tape.watch(x) inside the tape", stacklevel=3)
+                return ("arrays", ())
+            return ("arrays", positions)
+        raise TypeError(f"GradientTape.gradient: sources must be Variables, watched NumPy arrays or values recorded "
+                        f"on this tape, received {type(v).__name__} at sources[{k}]")
