@@ -6,6 +6,7 @@ from .eliminate_dead_code import EliminateDeadCode
 from .eliminate_identity import EliminateIdentity
 from .fold_constants import FoldConstants
 from .fold_conv_batch_norm import FoldConvBatchNorm
+from .fold_expand_into_broadcast import FoldExpandIntoBroadcast
 from .fuse_activations import FuseActivations
 from .fuse_consecutive_reshapes import FuseConsecutiveReshapes
 from .fuse_conv_add_bias import FuseConvAddBias
@@ -19,7 +20,7 @@ from .reuse_max_pool_indices import ReuseMaxPoolIndices
 
 __all__ = [
     "EliminateCommonSubexpressions", "EliminateDeadCode", "EliminateIdentity", "FixedPoint", "FixedPointError",
-    "FoldConstants", "FoldConvBatchNorm", "FuseActivations", "FuseConsecutiveReshapes", "FuseConvAddBias",
+    "FoldConstants", "FoldConvBatchNorm", "FoldExpandIntoBroadcast", "FuseActivations", "FuseConsecutiveReshapes", "FuseConvAddBias",
     "FuseMatMulAdd", "FuseMatMulScale", "FusePadIntoConv", "FuseTransposeIntoGemm", "InferShapes", "Instrument",
     "LAYOUT_PASSES", "NumericsCheck", "NumericsError", "OpCountDiff", "Pass", "PassManager", "PassRecord",
     "PassResult", "ReuseMaxPoolIndices", "StageDumper", "format_table", "optimize", "pipeline", "register_stage_writer", "run_pipeline",
