@@ -2,7 +2,7 @@
 
     0  nothing
     1  cleanup: InferShapes, then to a fixed point FoldConstants, EliminateIdentity,
-       FoldExpandIntoBroadcast, EliminateCommonSubexpressions, EliminateDeadCode
+       FoldExpandIntoBroadcast, FoldNegIntoConstant, EliminateCommonSubexpressions, EliminateDeadCode
     2  + fusions: CancelTransposes (the channels-last -> NCHW layout clean-up Keras-style models
        need), FuseConsecutiveReshapes, FuseMatMulAdd, FuseTransposeIntoGemm, FoldConvBatchNorm,
        FuseConvAddBias, FusePadIntoConv, ReuseMaxPoolIndices (training graphs), with the cleanup
@@ -28,6 +28,7 @@ from .eliminate_identity import EliminateIdentity
 from .fold_constants import FoldConstants
 from .fold_conv_batch_norm import FoldConvBatchNorm
 from .fold_expand_into_broadcast import FoldExpandIntoBroadcast
+from .fold_neg_into_constant import FoldNegIntoConstant
 from .fuse_activations import FuseActivations
 from .fuse_consecutive_reshapes import FuseConsecutiveReshapes
 from .fuse_conv_add_bias import FuseConvAddBias
@@ -70,7 +71,7 @@ class PipelineOptions:
 
 def _cleanup(o: PipelineOptions) -> list:
     return [FoldConstants(include_params=o.export), EliminateIdentity(), FoldExpandIntoBroadcast(),
-            EliminateCommonSubexpressions(), EliminateDeadCode()]
+            FoldNegIntoConstant(), EliminateCommonSubexpressions(), EliminateDeadCode()]
 
 
 def pipeline(level: int = 1, export: bool = False, target: str = "onnx", allow_contrib: bool = False,
