@@ -9,6 +9,7 @@ from .fold_conv_batch_norm import FoldConvBatchNorm
 from .fold_expand_into_broadcast import FoldExpandIntoBroadcast
 from .fold_neg_into_constant import FoldNegIntoConstant
 from .fuse_activations import FuseActivations
+from .fuse_consecutive_gathers import FuseConsecutiveGathers
 from .fuse_consecutive_reshapes import FuseConsecutiveReshapes
 from .fuse_conv_add_bias import FuseConvAddBias
 from .fuse_matmul_add import FuseMatMulAdd
@@ -22,7 +23,7 @@ from .reuse_max_pool_indices import ReuseMaxPoolIndices
 __all__ = [
     "EliminateCommonSubexpressions", "EliminateDeadCode", "EliminateIdentity", "FixedPoint", "FixedPointError",
     "FoldConstants", "FoldConvBatchNorm", "FoldExpandIntoBroadcast", "FoldNegIntoConstant", "FuseActivations",
-    "FuseConsecutiveReshapes", "FuseConvAddBias",
+    "FuseConsecutiveGathers", "FuseConsecutiveReshapes", "FuseConvAddBias",
     "FuseMatMulAdd", "FuseMatMulScale", "FusePadIntoConv", "FuseTransposeIntoGemm", "InferShapes", "Instrument",
     "LAYOUT_PASSES", "NumericsCheck", "NumericsError", "OpCountDiff", "Pass", "PassManager", "PassRecord",
     "PassResult", "ReuseMaxPoolIndices", "StageDumper", "format_table", "optimize", "pipeline", "register_stage_writer", "run_pipeline",

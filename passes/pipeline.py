@@ -2,7 +2,8 @@
 
     0  nothing
     1  cleanup: InferShapes, then to a fixed point FoldConstants, EliminateIdentity,
-       FoldExpandIntoBroadcast, FoldNegIntoConstant, EliminateCommonSubexpressions, EliminateDeadCode
+       FoldExpandIntoBroadcast, FoldNegIntoConstant, FuseConsecutiveGathers, EliminateCommonSubexpressions,
+       EliminateDeadCode
     2  + fusions: CancelTransposes (the channels-last -> NCHW layout clean-up Keras-style models
        need), FuseConsecutiveReshapes, FuseMatMulAdd, FuseTransposeIntoGemm, FoldConvBatchNorm,
        FuseConvAddBias, FusePadIntoConv, ReuseMaxPoolIndices (training graphs), with the cleanup
@@ -30,6 +31,7 @@ from .fold_conv_batch_norm import FoldConvBatchNorm
 from .fold_expand_into_broadcast import FoldExpandIntoBroadcast
 from .fold_neg_into_constant import FoldNegIntoConstant
 from .fuse_activations import FuseActivations
+from .fuse_consecutive_gathers import FuseConsecutiveGathers
 from .fuse_consecutive_reshapes import FuseConsecutiveReshapes
 from .fuse_conv_add_bias import FuseConvAddBias
 from .fuse_matmul_add import FuseMatMulAdd
@@ -71,7 +73,7 @@ class PipelineOptions:
 
 def _cleanup(o: PipelineOptions) -> list:
     return [FoldConstants(include_params=o.export), EliminateIdentity(), FoldExpandIntoBroadcast(),
-            FoldNegIntoConstant(), EliminateCommonSubexpressions(), EliminateDeadCode()]
+            FoldNegIntoConstant(), FuseConsecutiveGathers(), EliminateCommonSubexpressions(), EliminateDeadCode()]
 
 
 def pipeline(level: int = 1, export: bool = False, target: str = "onnx", allow_contrib: bool = False,
