@@ -2,8 +2,8 @@
 
     0  nothing
     1  cleanup: InferShapes, then to a fixed point FoldConstants, EliminateIdentity,
-       FoldExpandIntoBroadcast, FoldNegIntoConstant, FuseConsecutiveGathers, EliminateCommonSubexpressions,
-       EliminateDeadCode
+       FoldExpandIntoBroadcast, FoldNegIntoConstant, FoldSqueezeIntoReduce, FuseConsecutiveGathers,
+       EliminateCommonSubexpressions, EliminateDeadCode
     2  + fusions: CancelTransposes (the channels-last -> NCHW layout clean-up Keras-style models
        need), FuseConsecutiveReshapes, FuseMatMulAdd, FuseTransposeIntoGemm, FoldConvBatchNorm,
        FuseConvAddBias, FusePadIntoConv, ReuseMaxPoolIndices (training graphs), with the cleanup
@@ -30,6 +30,7 @@ from .fold_constants import FoldConstants
 from .fold_conv_batch_norm import FoldConvBatchNorm
 from .fold_expand_into_broadcast import FoldExpandIntoBroadcast
 from .fold_neg_into_constant import FoldNegIntoConstant
+from .fold_squeeze_into_reduce import FoldSqueezeIntoReduce
 from .fuse_activations import FuseActivations
 from .fuse_consecutive_gathers import FuseConsecutiveGathers
 from .fuse_consecutive_reshapes import FuseConsecutiveReshapes
@@ -73,7 +74,8 @@ class PipelineOptions:
 
 def _cleanup(o: PipelineOptions) -> list:
     return [FoldConstants(include_params=o.export), EliminateIdentity(), FoldExpandIntoBroadcast(),
-            FoldNegIntoConstant(), FuseConsecutiveGathers(), EliminateCommonSubexpressions(), EliminateDeadCode()]
+            FoldNegIntoConstant(), FoldSqueezeIntoReduce(), FuseConsecutiveGathers(), EliminateCommonSubexpressions(),
+            EliminateDeadCode()]
 
 
 def pipeline(level: int = 1, export: bool = False, target: str = "onnx", allow_contrib: bool = False,
