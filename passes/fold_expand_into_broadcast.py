@@ -13,6 +13,14 @@ same values. Gradients make this pattern: the gradient of a mean is ``Expand(dY 
 usually multiplied by a tensor of ``x``'s shape.
 
 The Expand is removed once nothing else reads it.
+
+When the target is not covered and the Expand is read by ``op`` alone, the Expand moves after it:
+    op(..., E, ..., c, ...) -> Expand(op(..., a, ..., c, ...), s)
+if ``op`` of the unexpanded operands is statically smaller than its output (a dim 1 where the
+output's is not, or a lower rank). Broadcasting is associative, so the values are the same; ``op``
+then runs on the small tensor, and the Expand travels down until a consumer covers its target and
+drops it (the mean gradient ``Expand(dY / n) * 2 * mask``) or it meets an op that is not a
+broadcasting one. Each move takes the Expand strictly downward, so the rewriting terminates.
 """
 from __future__ import annotations
 
@@ -20,7 +28,7 @@ from graphc.ir import Graph
 from graphc.ops import REGISTRY, get_op
 from graphc.ops.elementwise import Where, _Binary, _Compare
 
-from .rewrite import NoMatch, RewritePass, constant_value, prune
+from .rewrite import Match, NoMatch, RewritePass, add_op, constant_value, prune, single_use
 
 #: Ops whose output is the elementwise op of their operands broadcast NumPy-style.
 BROADCAST_OPS = tuple(sorted(name for name, op in REGISTRY.items() if isinstance(op, (_Binary, _Compare, Where))))
@@ -89,14 +97,48 @@ class FoldExpandIntoBroadcast(RewritePass):
                 reason = f"the inferred type would change from {node.outputs[0].type} to {new[0]}"
                 continue
             return port, a, expand
-        return NoMatch(reason)
+        sink = self._match_sink(graph, node)
+        return sink if sink is not None else NoMatch(reason)
+
+    def _match_sink(self, graph: Graph, node):
+        """A Match moving the one single-use Expand operand of ``node`` after it, or None."""
+        ports = [p for p, v in enumerate(node.inputs) if v is not None and v.node.op == "Expand"]
+        if len(ports) != 1 or not single_use(graph, node.inputs[ports[0]]):
+            return None
+        port = ports[0]
+        a = node.inputs[port].node.inputs[0]
+        types = [u.type for u in node.inputs]
+        types[port] = a.type
+        try:
+            (small,) = get_op(node.op).infer_node(types, node.attrs)
+        except (TypeError, ValueError):
+            return None
+        out = node.outputs[0].shape
+        smaller = len(small.shape) < len(out) or any(d == 1 and e != 1 for d, e in zip(small.shape, out))
+        return Match({"port": port}) if smaller else None
 
     def rewrite(self, graph: Graph, node, m):
         count = 0
         while not isinstance(m, NoMatch):  # another operand may come from an Expand too
+            if isinstance(m, Match):
+                why = self._sink(graph, node, m.values["port"])
+                return count + 1 if why is None else (count or why)
             port, a, expand = m
             graph.set_input(node, port, a)
             prune(graph, [expand])
             count += 1
             m = self.match(graph, node)
         return count
+
+    def _sink(self, graph: Graph, node, port: int):
+        expand = node.inputs[port].node
+        inputs = list(node.inputs)
+        inputs[port] = expand.inputs[0]
+        op = add_op(graph, node.op, inputs, node.attrs, node.scope)
+        moved = add_op(graph, "Expand", [op.outputs[0], expand.inputs[1]], expand.attrs, expand.scope)
+        if moved.outputs[0].type != node.outputs[0].type:
+            prune(graph, [moved])
+            return f"the moved Expand infers {moved.outputs[0].type}, not {node.outputs[0].type}"
+        graph.replace_all_uses(node.outputs[0], moved.outputs[0])
+        prune(graph, [node])
+        return None

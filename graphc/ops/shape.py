@@ -498,8 +498,8 @@ def static_reshape_target(x_shape: tuple, out_shape: tuple):
 def reshape_like(x, like):
     """Reshapes ``x`` to ``like``'s shape: a static Reshape when its target can be written with
     0 / -1 (``static_reshape_target``), else through Shape(like)."""
-    if x.shape == like.shape and like.type.is_static:
-        return x
+    if x.shape == like.shape and all(d is not None for d in like.shape):
+        return x  # (symbolic dims of the same name are the same size)
     if like.type.is_static:
         return reshape(x, like.shape)
     target = static_reshape_target(x.shape, like.shape)

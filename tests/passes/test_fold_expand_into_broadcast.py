@@ -50,10 +50,35 @@ def test_both_operands_expanded():
     assert g.count_ops().get("Expand") == 1 and g.outputs[0].shape == ("n", 5)
 
 
-def test_does_not_fire_when_the_expand_widens_the_result():
-    # (batch, 1) expanded to (batch, 10) then added to (batch, 1): broadcasting alone gives (batch, 1)
+def test_expand_moves_past_a_scalar_op_until_a_consumer_covers_it():
+    # Expand(dY / n, Shape(x)) * 2 * mask: the Expand sinks past the scalar Mul, then vanishes
+    def before(a, x, mask):
+        return O.mul(O.mul(O.expand_like(a, x), const(2.0)), mask)
+
+    def expected(a, x, mask):
+        return O.mul(O.mul(a, const(2.0)), mask)
+
+    inputs = {"a": ("batch", 1), "x": ("batch", 10), "mask": ("batch", 10)}
+    check_pass(FoldExpandIntoBroadcast(), build(before, inputs), build(expected, inputs))
+
+
+def test_expand_moves_past_an_op_that_does_not_cover_it_and_stops_at_other_ops():
+    # (batch, 1) expanded to (batch, 10) then added to (batch, 1): the Add runs on (batch, 1) first
     def before(a, x, z):
-        return O.add(O.expand_like(a, x), z)
+        return O.unsqueeze(O.add(O.expand_like(a, x), z), (0,))
+
+    def expected(a, x, z):
+        return O.unsqueeze(O.expand_like(O.add(a, z), x), (0,))
+
+    inputs = {"a": ("batch", 1), "x": ("batch", 10), "z": ("batch", 1)}
+    g = check_pass(FoldExpandIntoBroadcast(), build(before, inputs), build(expected, inputs))
+    assert g.outputs[0].shape == (1, "batch", 10)
+
+
+def test_does_not_fire_when_the_expand_widens_the_result_and_is_read_elsewhere():
+    def before(a, x, z):
+        e = O.expand_like(a, x)
+        return O.add(e, z), e
 
     p = FoldExpandIntoBroadcast()
     g = check_pass(p, build(before, {"a": ("batch", 1), "x": ("batch", 10), "z": ("batch", 1)}), fires=False)
@@ -65,20 +90,22 @@ def test_does_not_fire_on_a_higher_rank_target_or_unknown_dims_or_a_computed_tar
     p = FoldExpandIntoBroadcast()
 
     def rank(a, c):  # (4,) expanded to (2, 4): the result has one more axis
-        return O.mul(O.expand(a, const(np.asarray([2, 4]), np.int64)), c)
+        e = O.expand(a, const(np.asarray([2, 4]), np.int64))
+        return O.mul(e, c), e
 
     check_pass(p, build(rank, {"a": (4,), "c": (4,)}), fires=False)
     assert "rank 2" in " ".join(p.near_misses.values())
 
     def unknown(a, x, c):  # x's first dim is unknown: it may differ from c's
-        return O.mul(O.expand_like(a, x), c)
+        e = O.expand_like(a, x)
+        return O.mul(e, c), e
 
     check_pass(p, build(unknown, {"a": (1, 3), "x": (None, 3), "c": (None, 3)}), fires=False)
     assert "not provably equal" in " ".join(p.near_misses.values())
 
     def computed(a, x, c):  # a target computed at run time says nothing statically
-        s = O.add(O.shape_of(x), const(np.zeros(2), np.int64))
-        return O.mul(O.expand(a, s), c)
+        e = O.expand(a, O.add(O.shape_of(x), const(np.zeros(2), np.int64)))
+        return O.mul(e, c), e
 
     check_pass(p, build(computed, {"a": (1, 3), "x": (2, 3), "c": (2, 3)}), fires=False)
     assert "computed at run time" in " ".join(p.near_misses.values())
