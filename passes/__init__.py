@@ -8,6 +8,7 @@ from .fold_constants import FoldConstants
 from .fold_conv_batch_norm import FoldConvBatchNorm
 from .fold_expand_into_broadcast import FoldExpandIntoBroadcast
 from .fold_neg_into_constant import FoldNegIntoConstant
+from .fold_neg_into_sub import FoldNegIntoSub
 from .fold_squeeze_into_reduce import FoldSqueezeIntoReduce
 from .fuse_activations import FuseActivations
 from .fuse_consecutive_gathers import FuseConsecutiveGathers
@@ -23,10 +24,10 @@ from .reuse_max_pool_indices import ReuseMaxPoolIndices
 
 __all__ = [
     "EliminateCommonSubexpressions", "EliminateDeadCode", "EliminateIdentity", "FixedPoint", "FixedPointError",
-    "FoldConstants", "FoldConvBatchNorm", "FoldExpandIntoBroadcast", "FoldNegIntoConstant", "FoldSqueezeIntoReduce",
-    "FuseActivations", "FuseConsecutiveGathers", "FuseConsecutiveReshapes", "FuseConvAddBias", "FuseMatMulAdd",
-    "FuseMatMulScale", "FusePadIntoConv", "FuseTransposeIntoGemm", "InferShapes", "Instrument", "LAYOUT_PASSES",
-    "NumericsCheck", "NumericsError", "OpCountDiff", "Pass", "PassManager", "PassRecord", "PassResult",
-    "ReuseMaxPoolIndices", "StageDumper", "format_table", "optimize", "pipeline", "register_stage_writer",
-    "run_pipeline",
+    "FoldConstants", "FoldConvBatchNorm", "FoldExpandIntoBroadcast", "FoldNegIntoConstant", "FoldNegIntoSub",
+    "FoldSqueezeIntoReduce", "FuseActivations", "FuseConsecutiveGathers", "FuseConsecutiveReshapes",
+    "FuseConvAddBias", "FuseMatMulAdd", "FuseMatMulScale", "FusePadIntoConv", "FuseTransposeIntoGemm",
+    "InferShapes", "Instrument", "LAYOUT_PASSES", "NumericsCheck", "NumericsError", "OpCountDiff", "Pass",
+    "PassManager", "PassRecord", "PassResult", "ReuseMaxPoolIndices", "StageDumper", "format_table", "optimize",
+    "pipeline", "register_stage_writer", "run_pipeline",
 ]
