@@ -11,7 +11,8 @@ def reduce_to_shape(dy: Value, like: Value) -> Value:
 
     Leading axes missing from ``like`` are summed away; axes where ``like`` has size 1 and ``dy``
     does not are summed with keepdims. When only leading axes are summed, one ReduceSum with
-    keepdims=0 gives ``like``'s shape (a bias gradient: no Reshape after the sum). Symbolic dims are taken as equal when their names match.
+    keepdims=0 gives ``like``'s shape (a bias gradient: no Reshape after the sum). Symbolic dims are
+    taken as equal when their names match.
     """
     from .reduce import reduce_sum
     from .shape import reshape, reshape_like
