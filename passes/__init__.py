@@ -6,7 +6,12 @@ from .eliminate_dead_code import EliminateDeadCode
 from .eliminate_identity import EliminateIdentity
 from .fold_constants import FoldConstants
 from .fold_conv_batch_norm import FoldConvBatchNorm
+from .fold_expand_into_broadcast import FoldExpandIntoBroadcast
+from .fold_neg_into_constant import FoldNegIntoConstant
+from .fold_neg_into_sub import FoldNegIntoSub
+from .fold_squeeze_into_reduce import FoldSqueezeIntoReduce
 from .fuse_activations import FuseActivations
+from .fuse_consecutive_gathers import FuseConsecutiveGathers
 from .fuse_consecutive_reshapes import FuseConsecutiveReshapes
 from .fuse_conv_add_bias import FuseConvAddBias
 from .fuse_matmul_add import FuseMatMulAdd
@@ -19,8 +24,10 @@ from .reuse_max_pool_indices import ReuseMaxPoolIndices
 
 __all__ = [
     "EliminateCommonSubexpressions", "EliminateDeadCode", "EliminateIdentity", "FixedPoint", "FixedPointError",
-    "FoldConstants", "FoldConvBatchNorm", "FuseActivations", "FuseConsecutiveReshapes", "FuseConvAddBias",
-    "FuseMatMulAdd", "FuseMatMulScale", "FusePadIntoConv", "FuseTransposeIntoGemm", "InferShapes", "Instrument",
-    "LAYOUT_PASSES", "NumericsCheck", "NumericsError", "OpCountDiff", "Pass", "PassManager", "PassRecord",
-    "PassResult", "ReuseMaxPoolIndices", "StageDumper", "format_table", "optimize", "pipeline", "register_stage_writer", "run_pipeline",
+    "FoldConstants", "FoldConvBatchNorm", "FoldExpandIntoBroadcast", "FoldNegIntoConstant", "FoldNegIntoSub",
+    "FoldSqueezeIntoReduce", "FuseActivations", "FuseConsecutiveGathers", "FuseConsecutiveReshapes",
+    "FuseConvAddBias", "FuseMatMulAdd", "FuseMatMulScale", "FusePadIntoConv", "FuseTransposeIntoGemm",
+    "InferShapes", "Instrument", "LAYOUT_PASSES", "NumericsCheck", "NumericsError", "OpCountDiff", "Pass",
+    "PassManager", "PassRecord", "PassResult", "ReuseMaxPoolIndices", "StageDumper", "format_table", "optimize",
+    "pipeline", "register_stage_writer", "run_pipeline",
 ]

@@ -9,26 +9,14 @@ of x (copied with 0), or at most one other dim (-1). P is removed once nothing e
 from __future__ import annotations
 
 from graphc.ir import Graph
+from graphc.ops.shape import static_reshape_target
 
 from .rewrite import NoMatch, RewritePass, add_op, replace_node
 
 _RESHAPE_LIKE = ("Reshape", "Flatten", "Squeeze", "Unsqueeze")
 
 
-def target_shape(x_shape: tuple, out_shape: tuple):
-    """A Reshape target turning ``x_shape`` into ``out_shape``, or None when none is certain."""
-    target, free = [], 0
-    for i, d in enumerate(out_shape):
-        if isinstance(d, int):
-            if d == 0:
-                return None  # a literal 0 would mean "copy"; keep the original ops
-            target.append(d)
-        elif isinstance(d, str) and i < len(x_shape) and x_shape[i] == d:
-            target.append(0)
-        else:
-            target.append(-1)
-            free += 1
-    return tuple(target) if free <= 1 else None
+target_shape = static_reshape_target  # (the helper lives beside the op: reshape_like uses it too)
 
 
 class FuseConsecutiveReshapes(RewritePass):

@@ -2,7 +2,8 @@
 
     0  nothing
     1  cleanup: InferShapes, then to a fixed point FoldConstants, EliminateIdentity,
-       EliminateCommonSubexpressions, EliminateDeadCode
+       FoldExpandIntoBroadcast, FoldNegIntoConstant, FoldNegIntoSub, FoldSqueezeIntoReduce,
+       FuseConsecutiveGathers, EliminateCommonSubexpressions, EliminateDeadCode
     2  + fusions: CancelTransposes (the channels-last -> NCHW layout clean-up Keras-style models
        need), FuseConsecutiveReshapes, FuseMatMulAdd, FuseTransposeIntoGemm, FoldConvBatchNorm,
        FuseConvAddBias, FusePadIntoConv, ReuseMaxPoolIndices (training graphs), with the cleanup
@@ -27,7 +28,12 @@ from .eliminate_dead_code import EliminateDeadCode
 from .eliminate_identity import EliminateIdentity
 from .fold_constants import FoldConstants
 from .fold_conv_batch_norm import FoldConvBatchNorm
+from .fold_expand_into_broadcast import FoldExpandIntoBroadcast
+from .fold_neg_into_constant import FoldNegIntoConstant
+from .fold_neg_into_sub import FoldNegIntoSub
+from .fold_squeeze_into_reduce import FoldSqueezeIntoReduce
 from .fuse_activations import FuseActivations
+from .fuse_consecutive_gathers import FuseConsecutiveGathers
 from .fuse_consecutive_reshapes import FuseConsecutiveReshapes
 from .fuse_conv_add_bias import FuseConvAddBias
 from .fuse_matmul_add import FuseMatMulAdd
@@ -68,8 +74,9 @@ class PipelineOptions:
 
 
 def _cleanup(o: PipelineOptions) -> list:
-    return [FoldConstants(include_params=o.export), EliminateIdentity(), EliminateCommonSubexpressions(),
-            EliminateDeadCode()]
+    return [FoldConstants(include_params=o.export), EliminateIdentity(), FoldExpandIntoBroadcast(),
+            FoldNegIntoConstant(), FoldNegIntoSub(), FoldSqueezeIntoReduce(), FuseConsecutiveGathers(),
+            EliminateCommonSubexpressions(), EliminateDeadCode()]
 
 
 def pipeline(level: int = 1, export: bool = False, target: str = "onnx", allow_contrib: bool = False,

@@ -70,7 +70,8 @@ class ReduceSum(_Reduce):
 
 @register_op
 class ReduceMean(_Reduce):
-    """dX = Expand(Unsqueeze(dY), Shape(X)) / n, n the number of reduced elements."""
+    """dX = Expand(Unsqueeze(dY) / n, Shape(X)), n the number of reduced elements (divided before
+    the Expand: on the small tensor, and the Expand can then vanish into a broadcasting consumer)."""
 
     np_fn = np.mean
 
@@ -79,8 +80,8 @@ class ReduceMean(_Reduce):
         from .shape import expand_like
 
         x = node.inputs[0]
-        dy = expand_like(self._dy_expanded(node, dys[0]), x)
-        return [div(dy, reduced_count(x, node.attrs.get("axes")))]
+        dy = div(self._dy_expanded(node, dys[0]), reduced_count(x, node.attrs.get("axes")))
+        return [expand_like(dy, x)]
 
 
 @register_op
@@ -118,11 +119,19 @@ def reduced_count(x, axes):
     from .elementwise import cast
     from .shape import gather, shape_of
 
-    dims = [x.shape[a] for a in _axes(axes, x.type.rank)]
-    if all(isinstance(d, int) for d in dims):
-        return np.asarray(int(np.prod(dims)), x.dtype)
-    sizes = gather(shape_of(x), np.asarray(_axes(axes, x.type.rank), np.int64))
-    return cast(reduce_prod_int(sizes), x.dtype)
+    from .elementwise import mul
+
+    axes = _axes(axes, x.type.rank)
+    static = int(np.prod([x.shape[a] for a in axes if isinstance(x.shape[a], int)]))
+    dynamic = [a for a in axes if not isinstance(x.shape[a], int)]
+    if not dynamic:
+        return np.asarray(static, x.dtype)
+    if len(dynamic) == 1:  # a scalar index gathers the one size straight away, no product needed
+        n = gather(shape_of(x), np.asarray(dynamic[0], np.int64))
+    else:
+        n = reduce_prod_int(gather(shape_of(x), np.asarray(dynamic, np.int64)))
+    n = cast(n, x.dtype)
+    return n if static == 1 else mul(n, np.asarray(static, x.dtype))
 
 
 @register_op
@@ -148,13 +157,11 @@ class ReduceProdInt(OpDef):
             if n == 0:
                 ctx.emit("Identity", [ctx.const(np.asarray(1, node.outputs[0].dtype), "one")], ctx.outputs)
                 return
-            items = [ctx.emit("Gather", [ctx.inputs[0], ctx.const(np.asarray(i, np.int64), "index")], 1, axis=0)[0]
-                     for i in range(n)]
+            items = [ctx.emit("Gather", [ctx.inputs[0], ctx.const(np.asarray(i, np.int64), "index")],
+                              ctx.outputs if n == 1 else 1, axis=0)[0] for i in range(n)]
             prod = items[0]
             for i, item in enumerate(items[1:], 2):
                 prod = ctx.emit("Mul", [prod, item], ctx.outputs if i == n else 1)[0]
-            if n == 1:
-                ctx.emit("Identity", [prod], ctx.outputs)
             return
         # In float64 (exact for counts below 2**53): onnxruntime's CUDA ReduceProd has no int64 kernel.
         # No axes: every opset reduces the whole vector (opset 18 moved axes to an optional input).

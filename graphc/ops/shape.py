@@ -477,12 +477,38 @@ def dyn_reshape(x, s, shape_hint=None):
     return emit("DynReshape", x, s, shape_hint=tuple(shape_hint) if shape_hint is not None else None)
 
 
+def static_reshape_target(x_shape: tuple, out_shape: tuple):
+    """A Reshape target (0 copies, -1 infers) turning ``x_shape`` into ``out_shape``, or None when
+    none is certain: every dim must be a known int, a symbolic dim found at the same position of
+    ``x_shape`` (copied with 0), or at most one other dim (-1)."""
+    target, free = [], 0
+    for i, d in enumerate(out_shape):
+        if isinstance(d, int):
+            if d == 0:
+                return None  # a literal 0 would mean "copy"
+            target.append(d)
+        elif isinstance(d, str) and i < len(x_shape) and x_shape[i] == d:
+            target.append(0)
+        else:
+            target.append(-1)
+            free += 1
+    return tuple(target) if free <= 1 else None
+
+
 def reshape_like(x, like):
-    """Reshapes ``x`` to ``like``'s shape, statically when known, else through Shape(like)."""
+    """Reshapes ``x`` to ``like``'s shape: a static Reshape when its target can be written with
+    0 / -1 (``static_reshape_target``), else through Shape(like)."""
+    if x.shape == like.shape and all(d is not None for d in like.shape):
+        return x  # (symbolic dims of the same name are the same size)
     if like.type.is_static:
-        if x.shape == like.shape:
-            return x
         return reshape(x, like.shape)
+    target = static_reshape_target(x.shape, like.shape)
+    if target is not None:
+        try:
+            if reshape_dims(x.shape, target) == like.shape:
+                return reshape(x, target)
+        except ValueError:
+            pass
     return dyn_reshape(x, shape_of(like), shape_hint=like.shape)
 
 

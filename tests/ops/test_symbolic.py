@@ -134,9 +134,11 @@ def _graph(build, *types):
 
 
 RUNTIME_SHAPE_GRAPHS = [
-    # ReduceMean over a symbolic axis: the count comes from Shape -> Gather -> ReduceProdInt
+    # ReduceMean over symbolic axes: the count comes from Shape -> Gather (one symbolic axis: a scalar
+    # index), -> ReduceProdInt (several), times the static axes' product
     ("mean-over-batch", lambda x: reduce_mean(x, (0,), keepdims=False), [T("batch", 3, dtype="float64")]),
     ("mean-all", lambda x: reduce_mean(x, None, keepdims=False), [T("batch", "seq", dtype="float64")]),
+    ("mean-mixed", lambda x: reduce_mean(x, None, keepdims=False), [T("batch", 3, "seq", 2, dtype="float64")]),
     # Reshape/Flatten/Unsqueeze gradients reshape back through Shape(x) when x is symbolic
     ("reshape", lambda x: softmax(reshape(x, (0, -1))), [T("batch", 2, 3, dtype="float64")]),
     ("flatten", lambda x: mul(flatten(x), flatten(x)), [T("batch", 2, 3, dtype="float64")]),
@@ -172,3 +174,11 @@ def test_gather_embedding_gradient_with_symbolic_ids():
     grads = gradcheck_graph(g, feeds)
     (dtable,) = grads.values()
     assert dtable.shape == (6, 3)
+
+
+def test_reduce_prod_int_of_one_size_lowers_to_one_gather():
+    from graphc.onnx import to_onnx
+    from graphc.ops.reduce import reduce_prod_int
+
+    g = _graph(lambda s: reduce_prod_int(s), T(1, dtype="int64"))
+    assert [n.op_type for n in to_onnx(g).graph.node] == ["Gather"]

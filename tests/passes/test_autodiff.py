@@ -165,3 +165,67 @@ def test_gradient_graph_survives_the_cleanup_pipeline_on_onnxruntime():
         got = Executable(optimize(g, level=level)).run(feeds)
         for a, e in zip(got, want):
             np.testing.assert_allclose(a, e, rtol=1e-5, atol=1e-6)
+
+
+def _grad_ops(g, n_forward):
+    return [n.op for n in g.nodes if n.id >= n_forward and n.op != "Constant"]
+
+
+def test_bias_gradient_is_one_reduce_sum_without_reshape():
+    w, bias = _var((3, 2), "w", 1), _var((2,), "b", 2)
+    g = Graph("t")
+    b = Builder(g)
+    with b.activate():
+        x = b.input("x", TensorType("float64", ("batch", 3)))
+        loss = ops.reduce_sum(ops.tanh(ops.add(ops.matmul(x, w), bias)), keepdims=False)
+        n_forward = len(g)
+        gw, gb = gradients(g, loss, [b.param(w), b.param(bias)])
+    assert gb.node.op == "ReduceSum" and gb.node.attrs["keepdims"] == 0 and gb.shape == (2,)
+    assert "Reshape" not in _grad_ops(g, n_forward)
+    x0 = np.random.default_rng(0).standard_normal((4, 3))
+    expected = (1 - np.tanh(x0 @ w.value + bias.value) ** 2).sum(0)
+    np.testing.assert_allclose(evaluate(g, {"x": x0}, values=[gb])[0], expected, rtol=1e-10)
+
+
+def test_broadcast_gradient_over_added_and_stretched_axes():
+    # (1, 4) broadcast against (2, 3, 4): a leading axis added and a size-1 axis stretched
+    w = _var((1, 4), "w", 3)
+    x = np.random.default_rng(4).standard_normal((2, 3, 4))
+    _check(lambda xv: ops.reduce_sum(ops.tanh(ops.mul(xv, w)), keepdims=False), {"x": x}, [w])
+
+
+def test_mean_gradient_counts_a_symbolic_dim_with_one_scalar_gather():
+    w = _var((3,), "w", 5)
+    g = Graph("t")
+    b = Builder(g)
+    with b.activate():
+        x = b.input("x", TensorType("float64", ("batch", 2, 3)))
+        loss = ops.reduce_mean(ops.tanh(ops.mul(x, w)), keepdims=False)  # batch * 6 elements
+        n_forward = len(g)
+        (gw,) = gradients(g, loss, [b.param(w)])
+    grad_ops = _grad_ops(g, n_forward)
+    assert "ReduceProdInt" not in grad_ops and grad_ops.count("Gather") == 1
+    gather = next(n for n in g.nodes if n.op == "Gather")
+    assert gather.outputs[0].shape == ()
+    # the division happens before the Expand, on the unexpanded seed
+    expand = next(n for n in g.nodes if n.op == "Expand" and n.id >= n_forward)
+    assert expand.inputs[0].node.op == "Div"
+    x0 = np.random.default_rng(6).standard_normal((5, 2, 3))
+    expected = ((1 - np.tanh(x0 * w.value) ** 2) * x0).sum((0, 1)) / x0.size
+    np.testing.assert_allclose(evaluate(g, {"x": x0}, values=[gw])[0], expected, rtol=1e-10)
+
+
+def test_flatten_gradient_with_a_symbolic_batch_is_a_static_reshape():
+    w = _var((6,), "w", 7)
+    g = Graph("t")
+    b = Builder(g)
+    with b.activate():
+        x = b.input("x", TensorType("float64", ("batch", 2, 3)))
+        loss = ops.reduce_sum(ops.tanh(ops.mul(ops.flatten(x), w)), keepdims=False)
+        n_forward = len(g)
+        xg = gradients(g, loss, [x])[0]
+    assert "DynReshape" not in _grad_ops(g, n_forward)
+    assert xg.node.op == "Reshape" and xg.shape == ("batch", 2, 3)
+    x0 = np.random.default_rng(8).standard_normal((4, 2, 3))
+    expected = (1 - np.tanh(x0.reshape(4, 6) * w.value) ** 2) * w.value
+    np.testing.assert_allclose(evaluate(g, {"x": x0}, values=[xg])[0], expected.reshape(4, 2, 3), rtol=1e-10)
