@@ -30,6 +30,7 @@ OPTIMIZERS = [
 
 @pytest.mark.parametrize("name, make", OPTIMIZERS, ids=[o[0] for o in OPTIMIZERS])
 def test_training_steps_match_keras(K, name, make):
+    K.utils.set_random_seed(0)  # Keras' initial weights: fixed, so the tolerance is checked on one case
     rng = np.random.default_rng(0)
     x = rng.random((64, 20)).astype(np.float32)
     y = rng.integers(0, 5, 64)
