@@ -28,7 +28,7 @@ import warnings
 import numpy as np
 
 from . import data_adapter as da
-from .trainer import nan_loss_error
+from .train_state import nan_loss_error
 
 DEFAULT_BACKEND = "onnxruntime"
 ORT_TRAINING = "onnxruntime-training"
