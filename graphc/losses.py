@@ -196,11 +196,11 @@ class Loss:
         raise NotImplementedError(f"{type(self).__name__}.call")
 
     def __call__(self, y_true, y_pred, sample_weight=None):
-        from graphc.training import tape as tape_mod
+        from graphc.training import recording
 
         leaves = tree.flatten([y_true, y_pred, sample_weight])
-        if any(tape_mod.is_recorded(x) for x in leaves):
-            return tape_mod.record(self, (y_true, y_pred), {"sample_weight": sample_weight})
+        if any(recording.is_recorded(x) for x in leaves):
+            return recording.record(self, (y_true, y_pred), {"sample_weight": sample_weight})
         if isinstance(y_pred, Value):
             b = ops.current_builder()
             with b.name_scope(self.name):

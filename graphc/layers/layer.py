@@ -186,10 +186,10 @@ class Layer:
             return False
 
     def __call__(self, *args, **kwargs):
-        from graphc.training import tape as tape_mod
+        from graphc.training import recording
 
-        if tape_mod.should_record(args, kwargs):  # inside a GradientTape: record, run lazily
-            return tape_mod.record(self, args, kwargs)
+        if recording.should_record(args, kwargs):  # inside a GradientTape: record, run lazily
+            return recording.record(self, args, kwargs)
         leaves = tree.flatten((args, kwargs))
         if any(_is_symbolic(x) for x in leaves):
             return self._symbolic_call(args, kwargs)

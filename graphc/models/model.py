@@ -12,7 +12,7 @@ from graphc.layers.layer import Layer
 from graphc.ops import Builder
 from graphc.tensor import KerasTensor
 from graphc.training import iterables
-from graphc.training import tape as tape_mod
+from graphc.training import recording
 from graphc.training.trainer import Trainer
 
 from . import data as data_utils
@@ -184,8 +184,8 @@ class Model(Trainer, Layer):
         return g.outputs[0] if len(g.outputs) == 1 else list(g.outputs)
 
     def __call__(self, *args, **kwargs):
-        if tape_mod.should_record(args, kwargs):  # inside a GradientTape: record, run lazily
-            return tape_mod.record(self, args, kwargs)
+        if recording.should_record(args, kwargs):  # inside a GradientTape: record, run lazily
+            return recording.record(self, args, kwargs)
         leaves = tree.flatten((args, kwargs))
         if args and not any(isinstance(x, (KerasTensor, Value)) for x in leaves):
             return self._call_on_arrays(args[0], **kwargs)
