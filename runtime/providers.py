@@ -39,6 +39,13 @@ def providers_for(device: str) -> list[str]:
     return ["CUDAExecutionProvider", "CPUExecutionProvider"] if device == "cuda" else ["CPUExecutionProvider"]
 
 
+#: onnxruntime graph rewrites every graphc session turns off (``InferenceSession(disabled_optimizers=...)``).
+#: ``EliminateDropout`` removes a Dropout whose mask output nobody reads even when its training_mode is a
+#: constant True, which silently turned ``model(x, training=True)`` (Monte Carlo dropout, SpatialDropout)
+#: into the identity; graphc emits no Dropout at all outside training, so it has nothing to remove.
+DISABLED_OPTIMIZERS = ["EliminateDropout"]
+
+
 def session_options(device: str, threads: int | None = None, level: str = "all") -> ort.SessionOptions:
     so = ort.SessionOptions()
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL

@@ -14,7 +14,7 @@ from graphc.ir import Graph
 from graphc.onnx import to_onnx
 from graphc.ops.checks import feed_checks
 
-from .providers import providers_for, resolve_device, session_options
+from .providers import DISABLED_OPTIMIZERS, providers_for, resolve_device, session_options
 
 
 class RuntimeFailure(RuntimeError):
@@ -43,7 +43,8 @@ class Executable:
         so = session_options(self.device, threads)
         try:
             self.session = ort.InferenceSession(self.model.SerializeToString(), so,
-                                                providers=providers_for(self.device))
+                                                providers=providers_for(self.device),
+                                                disabled_optimizers=DISABLED_OPTIMIZERS)
         except Exception as e:  # onnxruntime raises its own exception types
             raise RuntimeFailure(self._explain(e, "creating the session")) from None
 

@@ -28,7 +28,7 @@ import os
 import numpy as np
 import onnxruntime as ort
 
-from .providers import providers_for, resolve_device, session_options
+from .providers import DISABLED_OPTIMIZERS, providers_for, resolve_device, session_options
 
 
 _NP_TYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(float16)": np.float16,
@@ -103,7 +103,8 @@ class TrainStepExecutor:
         so = session_options(self.device, threads)
         # decaying optimizer moments drift into denormals over long runs, which are slow on x86
         so.add_session_config_entry("session.set_denormal_as_zero", "1")
-        return ort.InferenceSession(self._data, so, providers=providers_for(self.device))
+        return ort.InferenceSession(self._data, so, providers=providers_for(self.device),
+                                    disabled_optimizers=DISABLED_OPTIMIZERS)
 
     def _ortvalue(self, a: np.ndarray, key):
         # on the CPU an OrtValue made from an array shares its memory: always hand it a private copy

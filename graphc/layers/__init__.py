@@ -7,7 +7,7 @@ from .merging import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Sub
 from .reshaping import Flatten, Reshape
 from .activation_layers import ELU, LeakyReLU, ReLU, Softmax
 from .embedding import Embedding
-from .regularization import Dropout
+from .regularization import Dropout, SpatialDropout1D, SpatialDropout2D
 from .rnn import LSTM
 from .convolutional import Conv2D, Conv2DTranspose, Convolution2D, Convolution2DTranspose, DepthwiseConv2D
 from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, GlobalAvgPool2D, GlobalMaxPool2D,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc.ir import TensorType, is_float
+from graphc.ir import TensorType, format_shape, is_float
 
 from .base import OpDef, emit, register_op
 
@@ -73,10 +73,13 @@ class Dropout(OpDef):
         return [mul(mul(dy, scale), cast(mask, x.dtype)), None, None]
 
 
-def dropout(x, rate, training, seed=None):
+def dropout(x, rate, training, seed=None, noise_shape=None):
     """Applies Dropout with ``rate``; ``training`` is a bool or a bool scalar Value. Returns Y.
 
-    With ``training`` a Python False (or rate 0) no op is emitted at all.
+    With ``training`` a Python False (or rate 0) no op is emitted at all. ``noise_shape`` (Keras'
+    argument: one entry per axis, None for "as the input", 1 to share the draw along that axis)
+    draws the kept/dropped pattern on that shape and broadcasts it over ``x``: Dropout of a tensor
+    of ones gives the scaled mask, which multiplies ``x``.
     """
     from .base import current_builder
 
@@ -85,5 +88,44 @@ def dropout(x, rate, training, seed=None):
             return x
         training = current_builder().constant(np.asarray(True))
     ratio = np.asarray(rate, x.dtype)
-    y, _ = emit("Dropout", x, ratio, training, seed=None if seed is None else int(seed))
-    return y
+    shape = _noise_shape(x, noise_shape)
+    if shape is None:
+        y, _ = emit("Dropout", x, ratio, training, seed=None if seed is None else int(seed))
+        return y
+    mask, _ = emit("Dropout", _ones(x, shape), ratio, training, seed=None if seed is None else int(seed))
+    return emit("Mul", x, mask)
+
+
+def _noise_shape(x, noise_shape):
+    """``noise_shape`` resolved against ``x`` (None entries take x's dims), or None when it is x's shape."""
+    if noise_shape is None:
+        return None
+    noise_shape = tuple(noise_shape)
+    if len(noise_shape) != x.type.rank:
+        raise ValueError(f"Dropout: noise_shape {noise_shape} must have one entry per axis of the input, "
+                         f"which has shape {format_shape(x.shape)}")
+    shape = []
+    for i, (n, d) in enumerate(zip(noise_shape, x.shape)):
+        if n is None or (isinstance(d, int) and n == d):
+            shape.append(d)
+        elif n == 1:
+            shape.append(1)
+        else:
+            raise ValueError(f"Dropout: noise_shape {noise_shape} does not broadcast to the input's shape "
+                             f"{format_shape(x.shape)} (axis {i}: expected None, 1 or {d}, received {n})")
+    return None if tuple(shape) == tuple(x.shape) else tuple(shape)
+
+
+def _ones(x, shape):
+    """A tensor of ones of ``shape``, whose symbolic dims are x's (read at run time)."""
+    from .base import current_builder
+    from .elementwise import add, mul
+    from .shape import expand, shape_of
+
+    b = current_builder()
+    if all(isinstance(d, int) for d in shape):
+        return b.constant(np.ones(shape, x.dtype))
+    from_x = np.array([0 if d == 1 else 1 for d in shape], np.int64)
+    fixed = np.array([1 if d == 1 else 0 for d in shape], np.int64)
+    dims = add(mul(shape_of(x), b.constant(from_x)), b.constant(fixed))
+    return expand(b.constant(np.ones((), x.dtype)), dims, shape_hint=shape)

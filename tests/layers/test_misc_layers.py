@@ -138,6 +138,18 @@ def test_dropout_in_training_scales_kept_values():
     assert abs(1 - kept.mean() - 0.3) < 0.03
 
 
+def test_dropout_in_training_inside_a_model_is_not_optimized_away():
+    """Monte Carlo dropout: Dropout(training=True) between two layers stays in onnxruntime's session
+    (its optimizer removes a Dropout whose mask nobody reads unless told not to)."""
+    inputs = keras.Input((3,))
+    outputs = layers.Dense(3)(layers.Dropout(0.5, seed=4)(layers.Dense(8)(inputs), training=True))
+    model = keras.Model(inputs, outputs)
+    x = np.ones((200, 3), np.float32)
+    a, b = model.predict(x, verbose=0), model.predict(x, verbose=0)
+    assert not np.array_equal(a, b)           # a new draw each run
+    assert len(np.unique(a.round(5), axis=0)) > 50  # and per row
+
+
 def test_dropout_with_training_as_a_graph_input():
     x = RNG.random((50, 40)).astype(np.float32) + 1
     g = Graph("t")
@@ -162,8 +174,65 @@ def test_dropout_gradient_in_training():
 def test_dropout_arguments():
     with pytest.raises(ValueError, match="rate"):
         layers.Dropout(1.0)
-    with pytest.raises(NotImplementedError, match="noise_shape"):
-        layers.Dropout(0.5, noise_shape=(None, 1))
+    with pytest.raises(ValueError, match="noise_shape must be a tuple"):
+        layers.Dropout(0.5, noise_shape=(None, 0))
+    with pytest.raises(ValueError, match=r"axis 1: expected None, 1 or 15, received 3"):
+        layers.Dropout(0.5, noise_shape=(None, 3))(X, training=True)
+    with pytest.raises(ValueError, match="one entry per axis"):
+        layers.Dropout(0.5, noise_shape=(None, 1, 1))(X, training=True)
+    with pytest.raises(ValueError, match="rank 4"):
+        layers.SpatialDropout2D(0.5)(X, training=True)
+
+
+@pytest.mark.parametrize("make, x, shared", [
+    (lambda: layers.Dropout(0.5, noise_shape=(None, 1, 8), seed=3), (64, 6, 8), (1,)),
+    (lambda: layers.SpatialDropout1D(0.5, seed=3), (64, 6, 8), (1,)),
+    (lambda: layers.SpatialDropout2D(0.5, seed=3), (64, 5, 4, 8), (1, 2)),
+    (lambda: layers.SpatialDropout2D(0.5, data_format="channels_first", seed=3), (64, 8, 5, 4), (2, 3)),
+])
+def test_noise_shape_shares_one_draw_along_its_unit_axes(make, x, shared):
+    """Each (sample, channel) is kept or dropped as a whole: the pattern is constant along the
+    shared axes, about half the draws are dropped, and kept values are scaled by 1/(1-rate)."""
+    x = RNG.random(x).astype(np.float32) + 1
+    layer = make()
+    y = layer(x, training=True)
+    kept = y != 0
+    np.testing.assert_array_equal(kept, kept.all(axis=shared, keepdims=True) & np.ones_like(kept))
+    np.testing.assert_allclose(y[kept], 2 * x[kept], rtol=1e-6)
+    assert 0.35 < 1 - kept.mean() < 0.65
+    np.testing.assert_array_equal(layer(x), x)  # outside training: the identity
+
+
+def test_noise_shape_gradient_is_the_broadcast_mask():
+    """d sum(y * w) / dx = w * mask, with the mask of that same run (forward and backward in one graph)."""
+    model = keras.Sequential([keras.Input((5, 4, 3)), layers.SpatialDropout2D(0.5, seed=1)])
+    x = RNG.random((16, 5, 4, 3)).astype(np.float32) + 1
+    w = RNG.random((16, 5, 4, 3)).astype(np.float32)
+    with keras.GradientTape() as tape:
+        tape.watch(x)
+        y = model(x, training=True)
+        target = y * w
+    g = tape.gradient(target, x)
+    y = np.asarray(y)
+    mask = (y != 0).astype(np.float32) * 2
+    np.testing.assert_allclose(g, w * mask, rtol=1e-6)
+    assert (mask == 0).any() and (mask != 0).any()
+
+
+def test_spatial_dropout_trains_and_round_trips(tmp_path):
+    keras.set_random_seed(0)
+    model = keras.Sequential([keras.Input((6, 6, 2)), layers.Conv2D(4, 3, activation="relu"),
+                               layers.SpatialDropout2D(0.3), layers.Flatten(), layers.Dense(2)])
+    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x = RNG.random((64, 6, 6, 2)).astype(np.float32)
+    y = (x[:, :3].mean(axis=(1, 2, 3)) > x[:, 3:].mean(axis=(1, 2, 3))).astype(np.int64)
+    history = model.fit(x, y, batch_size=16, epochs=8, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    path = str(tmp_path / "m.graphc")
+    model.save(path)
+    loaded = keras.load_model(path)
+    assert isinstance(loaded.layers[1], layers.SpatialDropout2D) and loaded.layers[1].rate == 0.3
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
 
 
 # -- Embedding ---------------------------------------------------------------------------------------

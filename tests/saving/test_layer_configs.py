@@ -54,6 +54,8 @@ CASES = {
     "Softmax": ({}, (4,), "float32"),
     "ELU": ({}, (4,), "float32"),
     "Dropout": ({"rate": 0.5}, (4,), "float32"),
+    "SpatialDropout1D": ({"rate": 0.5}, (5, 3), "float32"),
+    "SpatialDropout2D": ({"rate": 0.5}, (4, 4, 2), "float32"),
     "Embedding": ({"input_dim": 7, "output_dim": 3}, (5,), "int32"),
     "LSTM": ({"units": 3}, (5, 2), "float32"),
     "Conv2D": ({"filters": 2, "kernel_size": 3}, (6, 6, 2), "float32"),
