@@ -173,3 +173,37 @@ def test_bad_arguments():
         Progbar(10, verbose=3)
     with pytest.raises(ValueError, match="target"):
         Progbar(-1)
+
+
+def test_predict_shows_the_progress_line_and_calls_the_predict_hooks(capsys):
+    import numpy as np
+
+    import graphc as keras
+    from graphc import layers
+
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(2)])
+    x = np.ones((70, 3), np.float32)
+    events = []
+
+    class Hooks(keras.callbacks.Callback):
+        def on_predict_begin(self, logs=None):
+            events.append("begin")
+
+        def on_predict_batch_begin(self, batch, logs=None):
+            events.append(("batch", batch))
+
+        def on_predict_batch_end(self, batch, logs=None):
+            events.append(logs["outputs"].shape)
+
+        def on_predict_end(self, logs=None):
+            events.append("end")
+
+    capsys.readouterr()
+    assert model.predict(x, callbacks=[Hooks()]).shape == (70, 2)
+    assert capsys.readouterr().out.strip().startswith("3/3 [==============================] - ")
+    assert events == ["begin", ("batch", 0), (32, 2), ("batch", 1), (32, 2), ("batch", 2), (6, 2), "end"]
+    model.predict(x, verbose=0)
+    model.predict([(x[:10],), (x[10:],)], verbose=0)
+    assert capsys.readouterr().out == ""
+    model.predict([(x[:10],), (x[10:],)], verbose=2)
+    assert capsys.readouterr().out.startswith("2/2 - ")

@@ -155,9 +155,12 @@ class Model(Trainer, Layer):
         """Runs the model on ``x`` in onnxruntime, ``batch_size`` rows at a time (32 by default).
 
         ``x`` may also be an iterable of batches (a generator, a ``PyDataset``, a list), each ``x``,
-        ``(x,)`` or ``(x, y)``: the outputs of ``steps`` batches (or all of them) are concatenated."""
+        ``(x,)`` or ``(x, y)``: the outputs of ``steps`` batches (or all of them) are concatenated.
+        ``verbose`` 1 / "auto" shows Keras' progress line, 0 nothing; ``callbacks`` get the
+        ``on_predict_*`` hooks, ``on_predict_batch_end`` with ``{"outputs": the batch's outputs}``."""
+        verbose = 1 if verbose == "auto" else int(verbose)
         if iterables.kind(x) is not None:
-            return iterables.predict(self, x, batch_size, steps, device)
+            return iterables.predict(self, x, batch_size, steps, device, verbose, callbacks)
         self._ensure_built_for(x)  # a Sequential or subclassed model not built yet builds from x's shape
         exe = self._executable(device)
         feeds = data_utils.standardize_inputs(self, x, "x")
@@ -165,15 +168,27 @@ class Model(Trainer, Layer):
         batch_size = data_utils.check_batch_size(batch_size or 32)
         if n == 0:
             raise ValueError("predict: x has no rows")
+        batches = ({k: v[start:start + batch_size] for k, v in feeds.items()} for start in range(0, n, batch_size))
+        return self._predict_batches(exe, batches, -(-n // batch_size), verbose, callbacks)
+
+    def _predict_batches(self, exe, batches, steps, verbose: int, callbacks):
+        """predict's loop for arrays and iterables: runs each feed dict, with the predict hooks."""
+        from graphc.callbacks import CallbackList
+
+        cbs = CallbackList(callbacks, model=self, add_progbar=verbose != 0, verbose=verbose, epochs=1, steps=steps)
+        cbs.on_predict_begin()
         chunks = []
-        for start in range(0, n, batch_size):
-            batch = {k: v[start:start + batch_size] for k, v in feeds.items()}
+        for step, batch in enumerate(batches):
+            cbs.on_predict_batch_begin(step)
             chunks.append(exe.run(batch))
+            cbs.on_predict_batch_end(step, {"outputs": self._pack_outputs(chunks[-1])})
+        cbs.on_predict_end()
         outs = [np.concatenate([c[i] for c in chunks], axis=0) for i in range(len(exe.output_names))]
         return self._pack_outputs(outs)
 
     def predict_on_batch(self, x):
-        return self.predict(x, batch_size=max(1, data_utils.num_rows(data_utils.standardize_inputs(self, x, "x"), "x")))
+        return self.predict(x, batch_size=max(1, data_utils.num_rows(data_utils.standardize_inputs(self, x, "x"), "x")),
+                            verbose=0)
 
     def _pack_outputs(self, outs):
         structure = self._output_structure()

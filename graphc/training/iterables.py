@@ -347,17 +347,22 @@ def evaluate(model, x, y, batch_size, sample_weight, steps, callbacks, verbose) 
     return _evaluate_stream(model, stream, cbs)
 
 
-def predict(model, x, batch_size, steps, device):
+def predict(model, x, batch_size, steps, device, verbose: int = 0, callbacks=None):
     """``predict(x=<iterable>)``: the outputs of every batch, concatenated."""
     _reject_array_args("predict", describe(x), batch_size)
     stream = _stream(x, "predict", steps, "steps")
     _checked_x(model, stream.peek(), f"{stream.label}, batch 1")  # builds the model
     exe = model._executable(device)
     stream.epoch_begin()
-    chunks = [exe.run(_checked_x(model, raw, f"{stream.label}, batch {step + 1}"))
-              for step, raw in enumerate(stream.epoch())]
+    count = [0]
+
+    def batches():
+        for step, raw in enumerate(stream.epoch()):
+            count[0] += 1
+            yield _checked_x(model, raw, f"{stream.label}, batch {step + 1}")
+
+    out = model._predict_batches(exe, batches(), stream.steps, verbose, callbacks)
     stream.epoch_end()
     if stream.ran_out:
-        _warn_ran_out(stream, len(chunks), "", 4)
-    outs = [np.concatenate([c[i] for c in chunks], axis=0) for i in range(len(exe.output_names))]
-    return model._pack_outputs(outs)
+        _warn_ran_out(stream, count[0], "", 4)
+    return out
