@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc import initializers, ops
+from graphc import backend, initializers, ops
 from graphc.ir import format_shape, is_float
+from graphc.ops.random import dropout as apply_dropout
 from graphc.ops.rnn import lstm, reverse
 
 from .layer import Layer
@@ -49,7 +50,12 @@ class LSTM(Layer):
         go_backwards: process the sequence from its end; with ``return_sequences`` the outputs come
             in processing order (reversed), as in Keras.
 
-    Not supported (NotImplementedError): dropout / recurrent_dropout > 0, stateful, unroll, masks.
+        dropout: fraction of the input features dropped in training; as in Keras, one mask per
+            sample is drawn for the whole sequence (shared by every time step and gate).
+        seed: seed of that dropout mask (None draws one when the layer is created).
+
+    Not supported (NotImplementedError): recurrent_dropout > 0 (ONNX's LSTM op has no dropout on
+    the hidden state), stateful, unroll, masks.
     ``call(inputs, initial_state=None, training=None)``; ``initial_state`` is ``[h, c]``, each
     ``(batch, units)``.
 
@@ -65,9 +71,11 @@ class LSTM(Layer):
         super().__init__(**kwargs)
         if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units <= 0:
             raise ValueError(f"LSTM: units must be a positive int, received {units!r}")
-        if dropout or recurrent_dropout:
-            raise NotImplementedError("LSTM: dropout / recurrent_dropout are not supported; put a Dropout layer "
-                                      "before or after the LSTM instead")
+        if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+            raise ValueError(f"LSTM: dropout must be a number in [0, 1), received {dropout!r}")
+        if recurrent_dropout:
+            raise NotImplementedError("LSTM: recurrent_dropout is not supported (ONNX's LSTM op has no dropout on the "
+                                      "hidden state); use dropout, or a Dropout layer after the LSTM")
         if stateful or unroll:
             raise NotImplementedError("LSTM: stateful=True and unroll=True are not supported")
         for what, v in (("kernel_regularizer", kernel_regularizer), ("recurrent_regularizer", recurrent_regularizer),
@@ -78,6 +86,9 @@ class LSTM(Layer):
                 raise NotImplementedError(f"LSTM: {what} is not supported")
         self.units = int(units)
         self.seed = seed
+        self.dropout = float(dropout)
+        self._dropout_seed = int(seed) if seed is not None else (
+            int(backend.rng().integers(0, 2**31 - 1)) if self.dropout else 0)  # no draw without dropout
         self.activation = _activation_name(activation, "activation")
         self.recurrent_activation = _activation_name(recurrent_activation, "recurrent_activation")
         self.use_bias = bool(use_bias)
@@ -130,6 +141,8 @@ class LSTM(Layer):
         if mask is not None:
             raise NotImplementedError(f'Layer "{self.name}": masks are not supported')
         u = self.units
+        if self.dropout:  # one mask per sample and feature, shared by the time steps (Keras' LSTM)
+            inputs = apply_dropout(inputs, self.dropout, training, seed=self._dropout_seed, noise_shape=(None, 1, None))
         x = ops.transpose(inputs, (1, 0, 2))                                      # (time, batch, features)
         if self.go_backwards:
             x = reverse(x, 0)
@@ -163,5 +176,6 @@ class LSTM(Layer):
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
                 "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
                 "bias_initializer": initializers.serialize(self.bias_initializer),
-                "unit_forget_bias": self.unit_forget_bias, "return_sequences": self.return_sequences,
+                "unit_forget_bias": self.unit_forget_bias, "dropout": self.dropout,
+                "return_sequences": self.return_sequences,
                 "return_state": self.return_state, "go_backwards": self.go_backwards}

@@ -120,8 +120,48 @@ def test_lstm_input_errors():
         layer(keras.Input((4, 5)))
     with pytest.raises(TypeError, match="Embedding"):
         layers.LSTM(2)(keras.Input((None, 3), dtype="int32"))
-    with pytest.raises(NotImplementedError, match="dropout"):
-        layers.LSTM(2, dropout=0.1)
+    with pytest.raises(NotImplementedError, match="recurrent_dropout"):
+        layers.LSTM(2, recurrent_dropout=0.1)
+    with pytest.raises(ValueError, match=r"dropout must be a number in \[0, 1\)"):
+        layers.LSTM(2, dropout=1.0)
+
+
+def _lstm_model(dropout, explicit, seed=11):
+    """LSTM(dropout=r) or, explicitly, Dropout(r, noise_shape=(None, 1, None)) then LSTM: Keras' input
+    dropout is one mask per sample and feature for the whole sequence."""
+    inputs = keras.Input((5, 3))
+    if explicit:
+        x = layers.Dropout(dropout, noise_shape=(None, 1, None), seed=seed)(inputs, training=True)
+        x = layers.LSTM(4, return_sequences=True)(x)
+    else:
+        x = layers.LSTM(4, return_sequences=True, dropout=dropout, seed=seed)(inputs, training=True)
+    return keras.Model(inputs, x)
+
+
+def test_lstm_dropout_is_one_input_mask_per_sequence():
+    x = RNG.random((64, 5, 3)).astype(np.float32) + 0.5
+    fused, explicit = _lstm_model(0.5, False), _lstm_model(0.5, True)
+    explicit.set_weights(fused.get_weights())
+    a, b = fused.predict(x, verbose=0), explicit.predict(x, verbose=0)  # fresh sessions, same seed: same mask
+    np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    kernel, recurrent, bias = (w.astype(np.float64) for w in fused.get_weights())
+    want, _, _ = keras_lstm(x.astype(np.float64), kernel, recurrent, bias, 4)
+    assert not np.allclose(a, want, atol=1e-3)  # the dropout did something
+    inference = keras.Model(fused.inputs, fused.layers[1](fused.inputs[0]))
+    np.testing.assert_allclose(inference.predict(x, verbose=0), want, rtol=1e-4, atol=1e-5)
+
+
+def test_lstm_with_dropout_trains_and_keeps_its_config():
+    keras.set_random_seed(0)
+    model = keras.Sequential([keras.Input((6, 2)), layers.LSTM(8, dropout=0.2), layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    x = RNG.random((128, 6, 2)).astype(np.float32)
+    y = x[:, :, 0].mean(axis=1, keepdims=True)
+    history = model.fit(x, y, batch_size=32, epochs=10, verbose=0)
+    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+    config = model.layers[0].get_config()
+    assert config["dropout"] == 0.2
+    assert layers.LSTM.from_config(config).dropout == 0.2
 
 
 @pytest.mark.parametrize("return_sequences", [False, True])
