@@ -38,3 +38,16 @@ def test_graphc_worker_reports_a_rate():
     line = next(ln for ln in out.stdout.splitlines() if ln.strip().startswith("graphc"))
     assert "steps/s" in line and "median of 2" in line, out.stdout
     assert float(line.split()[1]) > 0
+
+
+def test_step_ab_compares_two_checkouts():
+    """The same checkout on both sides: both step graphs build, run and give a ratio near 1."""
+    script = os.path.join(BENCH, "step_ab.py")
+    out = subprocess.run([sys.executable, script, "--old", ROOT, "--new", ROOT, "--workloads", "W1", "--rounds", "4",
+                          "--threads", "1"], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+    line = out.stdout.strip().splitlines()[-1]
+    assert line.startswith("W1: old ") and "new/old" in line, out.stdout
+    old_nodes, new_nodes = (int(part.split("(")[1].split()[0]) for part in line.split("ms/step")[1:3])
+    assert old_nodes == new_nodes > 0
+    assert 0.5 < float(line.split("new/old ")[1].split()[0]) < 2.0
