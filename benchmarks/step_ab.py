@@ -54,13 +54,14 @@ def session(path: str, batch: int, threads: int):
     """An IOBinding session over the step at ``path`` with seeded inputs; returns (run, keep-alive)."""
     import onnxruntime as ort
 
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    sys.path.insert(0, ROOT)
+    from runtime.providers import DISABLED_OPTIMIZERS, session_options
+
+    so = session_options("cpu", threads)  # fit's session settings (TrainStepExecutor._new_session)
     so.add_session_config_entry("session.set_denormal_as_zero", "1")
     with open(path, "rb") as f:
         s = ort.InferenceSession(f.read(), so, providers=["CPUExecutionProvider"],
-                                 disabled_optimizers=["EliminateDropout"])
+                                 disabled_optimizers=DISABLED_OPTIMIZERS)
     rng = np.random.default_rng(0)
     types = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(bool)": np.bool_}
     keep, binding = [], s.io_binding()

@@ -16,8 +16,6 @@ from .rewrite import NoMatch, RewritePass, add_op, replace_node
 _RESHAPE_LIKE = ("Reshape", "Flatten", "Squeeze", "Unsqueeze")
 
 
-target_shape = static_reshape_target  # (the helper lives beside the op: reshape_like uses it too)
-
 
 class FuseConsecutiveReshapes(RewritePass):
     ops = _RESHAPE_LIKE
@@ -53,7 +51,7 @@ class FuseConsecutiveReshapes(RewritePass):
             if shape.count(-1) > 1:
                 return NoMatch("more than one -1")
             return x, tuple(shape)
-        shape = target_shape(x.shape, node.outputs[0].shape)
+        shape = static_reshape_target(x.shape, node.outputs[0].shape)
         if shape is None:
             return NoMatch(f"{node.outputs[0].type} is not expressible as one Reshape of {x.type}")
         return x, shape

@@ -116,10 +116,8 @@ def _select_grad(op, node, dy):
 
 def reduced_count(x, axes):
     """The number of elements reduced over ``axes`` of ``x``, as a Value of x's dtype."""
-    from .elementwise import cast
+    from .elementwise import cast, mul
     from .shape import gather, shape_of
-
-    from .elementwise import mul
 
     axes = _axes(axes, x.type.rank)
     static = int(np.prod([x.shape[a] for a in axes if isinstance(x.shape[a], int)]))
