@@ -54,6 +54,12 @@ class StepPlan:
         self._fetch_values = None  # known after the first run
 
 
+def prefer_one_thread(t_default, t_one, margin: float = 0.9) -> bool:
+    """True unless the default (one thread per core) session's median step time is below ``margin``
+    times the one-thread session's: a second thread must clearly pay for itself."""
+    return float(np.median(t_default)) >= margin * float(np.median(t_one))
+
+
 class TrainStepExecutor:
     """Runs one ONNX training-step graph repeatedly with its state kept on the device.
 
@@ -214,31 +220,35 @@ class TrainStepExecutor:
     #: Steps slower than this (seconds) are compute-bound enough that one thread per core pays off,
     #: and too costly to time twice; faster ones are timed with one thread and with one per core.
     TUNE_BELOW = 0.02
+    #: The trial: this many interleaved blocks of this many steps per session, compared by median.
+    TUNE_BLOCKS, TUNE_RUNS = 5, 3
+    #: One thread per core is kept only when its median step is at least this much faster.
+    TUNE_MARGIN = 0.9
 
     def _choose_threads(self, plan: StepPlan, k: int):
         """Keeps whichever session runs ``plan``'s step faster: one per core or one thread.
 
         Small steps (an MLP) spend a good part of each op in the thread pool's hand-offs, and on a
-        shared machine a second busy thread can halve the speed, so this is measured, not assumed.
-        The trial runs write only the scratch state set, so the state is unchanged; both sessions
-        run the step equally often (7 times), so a seeded Dropout draws the same masks afterwards
-        whichever wins. Returns binding ``k`` of the kept session.
+        shared machine a second busy thread can halve the speed, so this is measured, not assumed:
+        blocks of steps alternate between the two sessions and their medians are compared
+        (``prefer_one_thread``); a best-of-few comparison favoured the spinning thread pool, whose
+        fastest step is fast but whose typical one is not. The trial runs write only the scratch
+        state set, so the state is unchanged; both sessions run the step equally often, so a seeded
+        Dropout draws the same masks afterwards whichever wins. Returns binding ``k`` of the kept
+        session.
         """
         import time
 
         self._tune_threads = False
         cur = self._bindings[k]
 
-        def best(session, binding, n=3):
-            times = []
+        def block(session, binding, n):
+            t0 = time.perf_counter()
             for _ in range(n):
-                t0 = time.perf_counter()
                 session.run_with_iobinding(binding)
-                times.append(time.perf_counter() - t0)
-            return min(times)
+            return (time.perf_counter() - t0) / n
 
-        default = best(self.session, cur, 1)
-        if default > self.TUNE_BELOW:
+        if block(self.session, cur, 1) > self.TUNE_BELOW:
             return cur
         one = self._new_session(1)
         alt = self._make_binding(k, one)
@@ -247,9 +257,15 @@ class TrainStepExecutor:
         for name, v in zip(self.fetches, plan._fetch_values):
             alt.bind_ortvalue_output(name, v)
         one.run_with_iobinding(alt)  # warm-up: first-run allocations
-        t_default = min(default, best(self.session, cur, 2), best(self.session, cur, 3))
-        t_one = min(best(one, alt, 3), best(one, alt, 3))
-        if t_one < t_default:
+        t_default, t_one = [], []
+        for r in range(self.TUNE_BLOCKS):
+            if r % 2 == 0:
+                t_default.append(block(self.session, cur, self.TUNE_RUNS))
+                t_one.append(block(one, alt, self.TUNE_RUNS))
+            else:
+                t_one.append(block(one, alt, self.TUNE_RUNS))
+                t_default.append(block(self.session, cur, self.TUNE_RUNS))
+        if prefer_one_thread(t_default, t_one, self.TUNE_MARGIN):
             self.session, self.threads = one, 1
             self._bindings = [None, None]
             self._bindings[k] = alt

@@ -148,3 +148,52 @@ def test_step_plans_match_reference_and_mix_with_run():
         state = ex.read_state()
         np.testing.assert_allclose(state["w"], w_ref, rtol=1e-5)
         assert int(state["count"]) == len(sizes)
+
+
+def test_prefer_one_thread_needs_a_clear_margin():
+    """One thread per core is kept only when its median step is clearly (TUNE_MARGIN) faster; a fast
+    best case with a slow typical step (a spinning pool on a shared machine) does not win."""
+    from runtime.train_step import prefer_one_thread
+
+    assert prefer_one_thread([1.0, 1.0, 1.0], [1.0, 1.0, 1.0])
+    assert prefer_one_thread([0.95, 0.95, 0.95], [1.0, 1.0, 1.0])          # 5% faster: not enough
+    assert not prefer_one_thread([0.8, 0.8, 0.8], [1.0, 1.0, 1.0])
+    assert prefer_one_thread([0.5, 1.4, 1.5, 1.4, 0.6], [1.0, 1.0, 1.1, 1.0, 1.0])  # best 0.5, median 1.4
+
+
+def test_thread_tuning_keeps_state_and_follows_the_decision(monkeypatch):
+    """With the thread count left to the executor, the first plan step times both sessions in
+    interleaved blocks; whichever is kept, the trial steps leave the state untouched and the
+    losses match the reference."""
+    import runtime.train_step as ts
+
+    rng = np.random.default_rng(2)
+    w0 = rng.standard_normal((3, 1)).astype(np.float32)
+    bias = np.array([0.5], np.float32)
+    batches = [(rng.standard_normal((8, 3)).astype(np.float32), rng.standard_normal((8, 1)).astype(np.float32))
+               for _ in range(5)]
+    want, w_ref = reference(w0.astype(np.float64), bias, batches, 0.1)
+    calls = []
+    for choice in (True, False):
+        def decide(t_default, t_one, margin=0.9, choice=choice):
+            calls.append((len(t_default), len(t_one)))
+            return choice
+
+        monkeypatch.setattr(ts, "prefer_one_thread", decide)
+        monkeypatch.setattr(ts.os, "cpu_count", lambda: 2)  # tuning runs on any machine
+        ex = TrainStepExecutor(sgd_step_model(), [("w", "new/w"), ("count", "new/count")],
+                               {"w": w0, "bias": bias, "count": np.asarray(0, np.int64)},
+                               feeds=["x", "y", "lr"], fetches=["loss", "pred"])
+        got = []
+        for x, y in batches:
+            plan = ex.plan({"x": x.shape, "y": y.shape, "lr": ()})
+            plan.feeds["x"][...] = x
+            plan.feeds["y"][...] = y
+            plan.feeds["lr"][()] = 0.1
+            got.append(float(ex.run_plan(plan)[0]))
+        assert ex.threads == (1 if choice else None)
+        np.testing.assert_allclose(got, want, rtol=1e-5)
+        np.testing.assert_allclose(ex.read_state()["w"], w_ref, rtol=1e-5)
+        assert int(ex.read_state()["count"]) == len(batches)
+    blocks = TrainStepExecutor.TUNE_BLOCKS
+    assert calls == [(blocks, blocks), (blocks, blocks)]
