@@ -254,7 +254,13 @@ def main():
                 print(f"  {fw:20s} {res}")
                 continue
             med = float(np.median(res))
-            ratio = f"graphc/{fw} = {g / med:.2f}x" if g and fw != "graphc" else ""
+            ratio = ""
+            if g and fw != "graphc":
+                # per-round ratios: each round times both frameworks back to back, so a slow drift of
+                # the machine cancels in the ratio (rounds where either failed are left out)
+                paired = [a / b for a, b in zip(results["graphc"], res)]
+                ratio = (f"graphc/{fw} = {g / med:.2f}x (per round: median {float(np.median(paired)):.2f}x, "
+                         f"{min(paired):.2f}-{max(paired):.2f})")
             extra = f"  {train_flops_per_step(name) * med / 1e9:6.1f} GFLOP/s" if name != "W1" else ""
             spread = f"[{min(res):.1f}-{max(res):.1f}]"
             print(f"  {fw:20s} {med:9.1f} steps/s {spread:>17s} (median of {len(res)}){extra}  {ratio}")
