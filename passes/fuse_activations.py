@@ -12,7 +12,7 @@ when the Conv/Gemm (and Add) result feeds only the next op and Z has the Conv re
 from __future__ import annotations
 
 from graphc.ir import Graph
-from graphc.ops.misc import CONTRIB_ACTIVATIONS
+from graphc.ops.contrib import CONTRIB_ACTIVATIONS
 
 from .rewrite import NoMatch, RewritePass, add_op, replace_node, single_use
 

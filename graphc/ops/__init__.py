@@ -21,4 +21,4 @@ from .pool import average_pool2d, global_average_pool, global_max_pool, max_pool
 from .resize import resize_nearest  # noqa: E402
 from . import rnn  # noqa: F401,E402  (LSTM and its Scan gradient)
 from . import normalization  # noqa: F401,E402  (BatchNormalization)
-from . import misc  # noqa: F401,E402  (ops for ONNX import and onnxruntime contrib fusions)
+from . import misc, loss_ops, contrib  # noqa: F401,E402  (ONNX import ops, ONNX losses, onnxruntime fusions)

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from graphc.ir import Value
 
-from .base import emit
-
 
 def reduce_to_shape(dy: Value, like: Value) -> Value:
     """Sums ``dy`` over the axes that broadcasting added or stretched, so it has ``like``'s shape.

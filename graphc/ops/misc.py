@@ -7,10 +7,9 @@
   ArgMax, ArgMin.
 * Shapes and data: Split, Tile, ConstantOfShape, Range, Size, DepthToSpace, SpaceToDepth.
 * More imported-model ops: LRN, Shrink, IsInf, Einsum, GatherElements, Trilu, CumSum, Hardmax,
-  LayerNormalization, TopK, OneHot, NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss.
-* onnxruntime contrib ops (domain ``com.microsoft``), made only by the level-3 pipeline when the
-  user allows them: FusedConv, FusedGemm (an activation applied to the op's result) and
-  FusedMatMul (MatMul with transposed operands and a scale).
+  LayerNormalization, TopK, OneHot.
+
+ONNX's loss ops live in ``loss_ops``, onnxruntime's contrib fusions in ``contrib``.
 
 Ops whose gradient graphc never needs set ``differentiable = False``; the rest give their rule.
 """
@@ -22,7 +21,7 @@ import numpy as np
 
 from graphc.ir import TensorType, broadcast_shapes
 
-from .base import REGISTRY, OpDef, get_op, normalize_axis, register_op
+from .base import REGISTRY, OpDef, normalize_axis, register_op
 from .elementwise import _Binary, _Compare, _Unary, where, zeros_like_scalar
 from .reduce import _Reduce
 
@@ -608,144 +607,6 @@ class OneHot(OpDef):
     def lower(self, ctx, node):
         depth = ctx.const(np.asarray(node.attrs["depth"], np.int64), "depth")
         ctx.emit("OneHot", [ctx.inputs[0], depth, ctx.inputs[1]], ctx.outputs, axis=int(node.attrs.get("axis", -1)))
-
-
-def _nll(x, t, w=None, ignore_index=None, reduction="mean"):
-    """ONNX NegativeLogLikelihoodLoss on log-probabilities ``x`` (N, C, d...), targets (N, d...)."""
-    t = t.astype(np.int64)
-    keep = np.ones(t.shape, bool) if ignore_index is None else t != ignore_index
-    tt = np.where(keep, t, 0)
-    picked = np.take_along_axis(x, tt[:, None], axis=1)[:, 0]
-    weight = (np.ones(x.shape[1], x.dtype) if w is None else w)[tt] * keep
-    loss = -picked * weight
-    if reduction == "none":
-        return loss.astype(x.dtype)
-    if reduction == "sum":
-        return np.asarray(loss.sum(), x.dtype)
-    return np.asarray(loss.sum() / weight.sum(), x.dtype)
-
-
-def _loss_type(x, t, reduction):
-    if t.dtype not in ("int32", "int64"):
-        raise TypeError(f"targets must be int32 or int64, received {t.dtype}")
-    if reduction not in ("none", "sum", "mean"):
-        raise ValueError(f"reduction must be 'none', 'sum' or 'mean', received {reduction!r}")
-    return TensorType(x.dtype, t.shape if reduction == "none" else ())
-
-
-@_register
-class NegativeLogLikelihoodLoss(OpDef):
-    """ONNX NLL loss: -x[n, t[n, d], d] * weight[t], reduced by ``reduction``; ``ignore_index``
-    targets count for nothing (graphc's own losses are composed ops; this one serves import)."""
-
-    differentiable = False
-
-    def infer(self, x, t, w=None, ignore_index=None, reduction="mean"):
-        return _loss_type(x, t, reduction)
-
-    def ref(self, x, t, w=None, ignore_index=None, reduction="mean"):
-        return _nll(x, t, w, ignore_index, reduction)
-
-
-@_register
-class SoftmaxCrossEntropyLoss(OpDef):
-    """ONNX softmax cross-entropy: (loss, log_prob) with log_prob = LogSoftmax(scores, axis=1)."""
-
-    differentiable = False
-
-    def infer(self, x, t, w=None, ignore_index=None, reduction="mean"):
-        return _loss_type(x, t, reduction), x
-
-    def ref(self, x, t, w=None, ignore_index=None, reduction="mean"):
-        xf = x.astype(np.float64)
-        m = xf.max(axis=1, keepdims=True)
-        log_prob = xf - m - np.log(np.exp(xf - m).sum(axis=1, keepdims=True))
-        return _nll(log_prob, t, None if w is None else w.astype(np.float64), ignore_index,
-                    reduction).astype(x.dtype), log_prob.astype(x.dtype)
-
-
-# -- onnxruntime contrib ops (com.microsoft) -----------------------------------------------------------
-
-#: activations FusedConv / FusedGemm accept, with the attribute holding their parameter.
-CONTRIB_ACTIVATIONS = ("Relu", "Sigmoid", "Tanh", "LeakyRelu")
-
-
-def _activate(y, activation, alpha):
-    if activation == "LeakyRelu":
-        return get_op("LeakyRelu").ref(y, alpha=alpha)
-    return get_op(activation).ref(y)
-
-
-@_register
-class FusedConv(OpDef):
-    """com.microsoft FusedConv: ``activation(Conv(X, W, B) + Z)`` (Z optional, e.g. a residual);
-    ``activation_params`` = [alpha]."""
-
-    differentiable = False
-
-    def infer(self, x, w, b=None, z=None, activation="Relu", activation_params=(), **conv_attrs):
-        y = get_op("Conv").infer(x, w, b, **conv_attrs)
-        if z is not None and (z.shape != y.shape or z.dtype != y.dtype):
-            raise ValueError(f"FusedConv's Z must be of the Conv's type {y}, received {z}")
-        return y
-
-    def ref(self, x, w, b=None, z=None, activation="Relu", activation_params=(), **conv_attrs):
-        y = get_op("Conv").ref(x, w, b, **conv_attrs)
-        if z is not None:
-            y = y + z
-        return _activate(y, activation, activation_params[0] if activation_params else 0.01)
-
-    def lower(self, ctx, node):
-        from .conv import conv_attrs
-
-        attrs = {k: v for k, v in node.attrs.items() if k not in ("activation", "activation_params")}
-        a = conv_attrs(node.inputs[1].shape, **attrs)
-        params = node.attrs.get("activation_params")
-        ctx.emit("FusedConv", ctx.inputs, ctx.outputs, domain="com.microsoft", activation=node.attrs["activation"],
-                 activation_params=[float(p) for p in params] if params else None,
-                 kernel_shape=list(a["kernel_shape"]), strides=list(a["strides"]), pads=list(a["pads"]),
-                 dilations=list(a["dilations"]), group=a["group"])
-
-
-@_register
-class FusedGemm(OpDef):
-    """com.microsoft FusedGemm: ``activation(Gemm(A, B, C))`` with ``activation_alpha``."""
-
-    differentiable = False
-
-    def infer(self, a, b, c=None, activation="Relu", activation_alpha=0.01, **gemm_attrs):
-        return get_op("Gemm").infer(a, b, c, **gemm_attrs)
-
-    def ref(self, a, b, c=None, activation="Relu", activation_alpha=0.01, **gemm_attrs):
-        return _activate(get_op("Gemm").ref(a, b, c, **gemm_attrs), activation, activation_alpha)
-
-    def lower(self, ctx, node):
-        ctx.emit("FusedGemm", ctx.inputs, ctx.outputs, domain="com.microsoft", **node.attrs)
-
-
-@_register
-class FusedMatMul(OpDef):
-    """com.microsoft FusedMatMul: ``alpha * (A' @ B')``, A' = A with its last two axes swapped if
-    ``transA`` (B' likewise)."""
-
-    differentiable = False
-
-    @staticmethod
-    def _swap(t):
-        return t.with_shape(t.shape[:-2] + (t.shape[-1], t.shape[-2]))
-
-    def infer(self, a, b, alpha=1.0, transA=0, transB=0):
-        if (transA and a.rank < 2) or (transB and b.rank < 2):
-            raise ValueError("FusedMatMul transposes need rank >= 2 operands")
-        return get_op("MatMul").infer(self._swap(a) if transA else a, self._swap(b) if transB else b)
-
-    def ref(self, a, b, alpha=1.0, transA=0, transB=0):
-        a = np.swapaxes(a, -1, -2) if transA else a
-        b = np.swapaxes(b, -1, -2) if transB else b
-        return (np.matmul(a, b) * np.asarray(alpha, a.dtype)).astype(a.dtype)
-
-    def lower(self, ctx, node):
-        ctx.emit("FusedMatMul", ctx.inputs, ctx.outputs, domain="com.microsoft", **node.attrs)
 
 
 del _name, _fn

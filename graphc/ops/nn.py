@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc.ir import TensorType, is_float
+from graphc.ir import is_float
 
 from .base import OpDef, emit, normalize_axis, register_op
 
