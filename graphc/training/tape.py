@@ -12,7 +12,9 @@ program; ``gradient`` traces it into one IR graph (a graph Input per array, symb
 dimension), appends the backward pass (``passes.autodiff``) and runs it in onnxruntime. The
 compiled graph is cached by the program's signature (which objects were called, on which input
 dtypes and shapes, and what is differentiated), so the next step with the same shapes costs one
-session run, not a rebuild. A TapeTensor used as a number (``float(loss)``, printing,
+session run, not a rebuild. The signature is a chain with one cache entry per call: recording a
+call looks up (program so far, this call) in O(1), and an uncached call is traced once onto the
+graph of the calls before it, so a first step of n calls costs O(n) tracing. A TapeTensor used as a number (``float(loss)``, printing,
 ``np.asarray``) is computed on demand (from the gradient run when there was one).
 
 Gradients with respect to inputs: ``tape.watch(x)`` marks an array (by identity, as in TF); every
@@ -22,7 +24,9 @@ Which inputs and values are differentiated is part of the compiled program's cac
 """
 from __future__ import annotations
 
+import itertools
 import warnings
+from collections import OrderedDict
 
 import numpy as np
 
@@ -31,24 +35,41 @@ from graphc.ir import Graph, TensorType, Value, Variable, is_float
 
 from .recording import TapeTensor, _active
 
-#: program signature -> {"objs": [...], "weights": [...], "types": [...], "structure": ...}
-_PROGRAMS: dict = {}
-#: (program signature, what) -> compiled Executable with its output layout
-_EXECUTABLES: dict = {}
-_CACHE_LIMIT = 64
+#: (program id of the calls before, signature of one call) -> {"id", "obj", "weights", "types",
+#: "structure"}: one entry per recorded call, so a program of n calls is a chain of n entries found
+#: in O(1) each, and a step whose every call hits costs no tracing
+_PROGRAMS: OrderedDict = OrderedDict()
+#: (program id, what) -> compiled Executable with its output layout
+_EXECUTABLES: OrderedDict = OrderedDict()
+_PROGRAM_LIMIT = 4096      # recorded calls (small entries); least recently used first out
+_CACHE_LIMIT = 64          # compiled executables
+_program_ids = itertools.count(1)   # 0 is the empty program
 
 
-def _weights_of(objs) -> list:
-    """The variables each called object owns: a layer added to or popped from a model changes them."""
+def _weights_of(obj) -> tuple:
+    """The variables a called object owns: a layer added to or popped from a model changes them."""
     from graphc.layers.layer import Layer
 
-    return [tuple(v.uid for v in o.weights) if isinstance(o, Layer) else () for o in objs]
+    return tuple(v.uid for v in obj.weights) if isinstance(obj, Layer) else ()
 
 
-def _same_objects(entry, objs) -> bool:
-    """A cache entry applies only to the very objects it was built for, with the same weights."""
-    return (len(entry["objs"]) == len(objs) and all(a is b for a, b in zip(entry["objs"], objs))
-            and entry["weights"] == _weights_of(objs))
+def _same_object(a, b) -> bool:
+    """Recorded ops that stand for a value (arithmetic, indexing) match by that value, others by identity."""
+    if a is b:
+        return True
+    key = getattr(type(a), "record_key", None)
+    return key is not None and type(a) is type(b) and a.record_key == b.record_key
+
+
+def _event_key(obj):
+    return (type(obj).__name__, obj.record_key) if getattr(type(obj), "record_key", None) is not None else id(obj)
+
+
+def _put(cache: OrderedDict, key, entry, limit: int) -> None:
+    cache[key] = entry
+    cache.move_to_end(key)
+    while len(cache) > limit:
+        cache.popitem(last=False)
 
 
 def _leaf_sig(x, tape):
@@ -101,9 +122,10 @@ class GradientTape:
 
     def __init__(self, persistent: bool = False, watch_accessed_variables: bool = True):
         self.persistent = persistent
-        self._events: list = []        # (obj, args, kwargs, n_outputs)
-        self._sigs: list = []
+        self._events: list = []        # (obj, args, kwargs)
+        self._program = 0              # id of the cached program the recorded calls form (0: none yet)
         self._types: list = []          # TensorType per recorded output
+        self._live = None               # the recorded calls traced so far (see _trace_last), or None
         self._values: dict = {}         # output index -> array, once computed
         self._used = False
         self._tracing = False
@@ -151,16 +173,14 @@ class GradientTape:
 
     def reset(self) -> None:
         """Forgets everything recorded so far."""
-        self._events, self._sigs, self._types, self._values = [], [], [], {}
+        self._events, self._types, self._values = [], [], {}
+        self._program, self._live = 0, None
         self._used = False
         self._state_applied = False
         self._batch = None
         self._watched = []
 
     # -- recording --------------------------------------------------------------------------------
-    def _program_key(self, sigs=None) -> tuple:
-        return tuple(sigs if sigs is not None else self._sigs)
-
     def _record(self, obj, args, kwargs):
         structure = tree.map_structure(lambda _: 0, (args, kwargs))
         if self._batch is None:
@@ -168,76 +188,107 @@ class GradientTape:
                           and np.ndim(x) > 0), None)
             if first is not None:
                 self._batch = int(np.shape(first)[0])
-        sig = (id(obj), repr(structure), tuple(_leaf_sig(x, self) for x in tree.flatten((args, kwargs))))
-        key = self._program_key(self._sigs + [sig])
+        sig = (_event_key(obj), repr(structure), tuple(_leaf_sig(x, self) for x in tree.flatten((args, kwargs))))
+        key = (self._program, sig)
         info = _PROGRAMS.get(key)
-        objs = [e[0] for e in self._events] + [obj]
-        if info is None or not _same_objects(info, objs):
+        # the calls before were checked when their entries were found: only this one is left to check
+        if info is not None and _same_object(info["obj"], obj) and info["weights"] == _weights_of(obj):
+            _PROGRAMS.move_to_end(key)
             self._events.append((obj, args, kwargs))
-            self._sigs.append(sig)
-            try:
-                g, _, env, _ = self._trace(len(self._events))
-            except Exception:
-                self._events.pop()
-                self._sigs.pop()
-                raise
-            types = [env[i].type for i in range(len(env))]
-            info = {"objs": objs, "weights": _weights_of(objs), "types": types, "structure": self._last_structure}
-            if len(_PROGRAMS) > _CACHE_LIMIT:
-                _PROGRAMS.clear()
-            _PROGRAMS[key] = info
         else:
             self._events.append((obj, args, kwargs))
-            self._sigs.append(sig)
+            try:
+                types, out_structure = self._trace_last()
+            except Exception:
+                self._events.pop()
+                raise
+            info = {"id": next(_program_ids), "obj": obj, "weights": _weights_of(obj), "types": types,
+                    "structure": out_structure}
+            _put(_PROGRAMS, key, info, _PROGRAM_LIMIT)
+        self._program = info["id"]
         start = len(self._types)
-        self._types = list(info["types"])
-        n_new = len(self._types) - start
-        handles = [TapeTensor(self, start + i, self._types[start + i]) for i in range(n_new)]
+        self._types.extend(info["types"])
+        handles = [TapeTensor(self, start + i, t) for i, t in enumerate(info["types"])]
         return tree.pack_sequence_as(info["structure"], handles)
 
-    def _trace(self, n_events: int | None = None):
-        """Traces the first ``n_events`` recorded calls into a fresh graph.
+    def _trace_last(self) -> tuple:
+        """Traces the last recorded call onto the graph of the calls before it, kept between calls.
 
-        Returns (graph, builder, {output index: Value}, [Input Value per array argument, in feed order]).
+        Each call is traced once while recording (that graph is rebuilt only after ``gradient`` or a
+        value took it, or a call failed), so recording n uncached calls costs O(n) tracing, not the
+        O(n^2) of re-tracing the whole prefix per call. Returns (TensorType per output, structure).
         """
+        live = self._live
+        if live is None or live["n"] != len(self._events) - 1:
+            live = self._live = self._new_trace()
+            self._trace_events(live, self._events[:-1])
+        try:
+            n_before = len(live["env"])
+            structure = self._trace_events(live, self._events[-1:])
+        except Exception:
+            self._live = None  # the failed call may have left nodes behind
+            raise
+        return [live["env"][i].type for i in range(n_before, len(live["env"]))], structure
+
+    @staticmethod
+    def _new_trace() -> dict:
         from graphc.ops import Builder
 
-        events = self._events if n_events is None else self._events[:n_events]
         g = Graph("gradient_tape")
-        b = Builder(g)
-        env: dict = {}
-        inputs: list = []
+        return {"g": g, "b": Builder(g), "env": {}, "inputs": [], "n": 0}
+
+    def _trace_events(self, live: dict, events) -> object:
+        """Traces ``events`` onto ``live`` (graph, builder, {output index: Value}, Input per array).
+
+        Returns the output structure of the last event.
+        """
+        from graphc.layers.layer import Layer
+
+        b, env, inputs = live["b"], live["env"], live["inputs"]
+        structure = None
+
+        def to_value(x):
+            if isinstance(x, TapeTensor):
+                return env[x.index]
+            if isinstance(x, (np.ndarray, np.generic)):
+                a = _as_array(x)
+                shape = ("batch",) + a.shape[1:] if a.ndim else ()
+                inputs.append(b.input(f"array_{len(inputs)}", TensorType(a.dtype.name, shape)))
+                return inputs[-1]
+            return x
+
         self._tracing = True
         try:
             for obj, args, kwargs in events:
-                def to_value(x):
-                    if isinstance(x, TapeTensor):
-                        return env[x.index]
-                    if isinstance(x, (np.ndarray, np.generic)):
-                        a = _as_array(x)
-                        shape = ("batch",) + a.shape[1:] if a.ndim else ()
-                        inputs.append(b.input(f"array_{len(inputs)}", TensorType(a.dtype.name, shape)))
-                        return inputs[-1]
-                    return x
-
                 vargs, vkwargs = tree.map_structure(to_value, (args, kwargs))
                 vkwargs = dict(vkwargs)
                 training = vkwargs.get("training")
-                from graphc.layers.layer import Layer
-
                 if isinstance(obj, Layer) and not obj._accepts("training"):
                     vkwargs.pop("training", None)
                 b.training = bool(training)
                 with b.activate():
                     out = obj(*vargs, **vkwargs)
-                self._last_structure = tree.map_structure(lambda _: 0, out)
+                structure = tree.map_structure(lambda _: 0, out)
                 for v in tree.flatten(out):
                     if not isinstance(v, Value):
                         raise TypeError(f"GradientTape: {obj!r} returned {v!r}, not a tensor")
                     env[len(env)] = v
+                live["n"] += 1
         finally:
             self._tracing = False
-        return g, b, env, inputs
+        return structure
+
+    def _trace(self):
+        """All recorded calls traced into one graph that the caller may extend (gradients, outputs).
+
+        Returns (graph, builder, {output index: Value}, [Input Value per array argument, in feed order]).
+        The graph recording built is handed over when it holds every call: it is not used again.
+        """
+        live, self._live = self._live, None
+        if live is None or live["n"] != len(self._events):
+            live = self._new_trace()
+            self._trace_events(live, self._events)
+        return live["g"], live["b"], live["env"], live["inputs"]
 
     def _arrays(self) -> list:
         """The array arguments of the recorded calls as given (not converted), in feed order."""
@@ -249,17 +300,13 @@ class GradientTape:
 
     # -- running ----------------------------------------------------------------------------------
     def _compile(self, what, build):
-        key = (self._program_key(), what)
+        key = (self._program, what)
         entry = _EXECUTABLES.get(key)
-        objs = [e[0] for e in self._events]
-        if entry is not None and _same_objects(entry, objs):
-            return entry
-        entry = build()
-        entry["objs"] = objs
-        entry["weights"] = _weights_of(objs)
-        if len(_EXECUTABLES) > _CACHE_LIMIT:
-            _EXECUTABLES.clear()
-        _EXECUTABLES[key] = entry
+        if entry is None:
+            entry = build()
+            _put(_EXECUTABLES, key, entry, _CACHE_LIMIT)
+        else:
+            _EXECUTABLES.move_to_end(key)
         return entry
 
     def _run(self, entry) -> list:

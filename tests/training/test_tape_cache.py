@@ -1,0 +1,65 @@
+"""GradientTape's program cache: tracing stays linear in the number of recorded calls, the second
+step with the same signature traces nothing, and the caches stay bounded."""
+import numpy as np
+
+import graphc as keras
+from graphc import layers, losses
+from graphc.training import tape as tape_mod
+
+
+class CountingScale(keras.Layer):
+    """Halves its input and counts how often it is traced (``call`` runs once per trace)."""
+
+    traces = 0
+
+    def call(self, x):
+        CountingScale.traces += 1
+        return keras.ops.mul(x, np.float32(0.5))
+
+
+MSE = losses.MeanSquaredError()
+
+
+def _long_step(n, scale, dense, x, target, mse=MSE):
+    """One tape step with ``n`` calls of ``scale`` among 4n + 2 recorded calls (layers, losses, arithmetic)."""
+    with keras.GradientTape() as tape:
+        h = dense(x)
+        loss = mse(target, h)
+        for _ in range(n):
+            h = scale(h) + 0.25
+            loss = loss + mse(target, h)
+    return tape, loss, tape.gradient(loss, dense.trainable_variables)
+
+
+def test_tracing_is_linear_in_the_recorded_calls_and_the_second_step_traces_nothing():
+    rng = np.random.default_rng(0)
+    dense = layers.Dense(4)
+    for n in (10, 40):
+        scale = CountingScale()
+        x = rng.standard_normal((3, 4)).astype(np.float32)
+        target = np.zeros((3, 4), np.float32)
+        CountingScale.traces = 0
+        tape, loss, grads = _long_step(n, scale, dense, x, target)
+        # recording traces each call once, building the gradient at most once more: not n^2 / 2
+        assert n <= CountingScale.traces <= 2 * n, (n, CountingScale.traces)
+        assert len(tape._events) == 2 + 4 * n
+        CountingScale.traces = 0
+        n_exes = len(tape_mod._EXECUTABLES)
+        x2 = rng.standard_normal((5, 4)).astype(np.float32)  # another batch size: same program
+        _, loss2, grads2 = _long_step(n, scale, dense, x2, np.zeros((5, 4), np.float32))
+        assert CountingScale.traces == 0 and len(tape_mod._EXECUTABLES) == n_exes
+        assert np.isfinite(float(loss2)) and [g.shape for g in grads2] == [(4, 4), (4,)]
+
+
+def test_the_traced_program_matches_numpy_for_a_long_chain():
+    rng = np.random.default_rng(1)
+    dense = layers.Dense(4)
+    x = rng.standard_normal((3, 4)).astype(np.float32)
+    target = rng.standard_normal((3, 4)).astype(np.float32)
+    _, loss, _ = _long_step(12, CountingScale(), dense, x, target)
+    h = x @ dense.kernel.numpy() + dense.bias.numpy()
+    want = ((h - target) ** 2).mean()
+    for _ in range(12):
+        h = h * 0.5 + 0.25
+        want += ((h - target) ** 2).mean()
+    np.testing.assert_allclose(float(loss), want, rtol=1e-5)
