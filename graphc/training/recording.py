@@ -108,11 +108,25 @@ class TapeTensor:
         return record(_ARITH["Neg"], (self,), {})
 
 
-class _Arith:
-    """A recordable elementwise op (one shared instance per op, so program signatures are stable)."""
+class ValueOp:
+    """A recordable op that stands for a value: program signatures know it by ``record_key`` (the
+    op and its attributes), not by identity, so equal ops made at different times share cached
+    programs and the caches need not hold on to them."""
+
+    @property
+    def record_key(self) -> tuple:
+        raise NotImplementedError
+
+
+class _Arith(ValueOp):
+    """A recordable elementwise op."""
 
     def __init__(self, op: str):
         self.op = op
+
+    @property
+    def record_key(self) -> tuple:
+        return (self.op,)
 
     def __call__(self, *args):
         from graphc import ops
@@ -133,18 +147,22 @@ class _Arith:
 _ARITH = {op: _Arith(op) for op in ("Add", "Sub", "Mul", "Div", "Neg")}
 
 
-class _GetItem:
+class _GetItem(ValueOp):
     """Recordable basic indexing (ints, slices, ``...``) of a recorded value.
 
-    One shared instance per index, so program signatures are stable. Ints become Gather (which has a
-    gradient on any axis, the symbolic batch axis included), unit-step slices Slice, other slices a
-    Gather of the positions read; these need the axis size, so the batch axis takes only ints and ``:``.
+    A new instance per indexing, known to program signatures by its normalized index (``record_key``),
+    so no registry of instances grows with every distinct index for the life of the process. Ints become Gather (which
+    has a gradient on any axis, the symbolic batch axis included), unit-step slices Slice, other
+    slices a Gather of the positions read; these need the axis size, so the batch axis takes only
+    ints and ``:``.
     """
-
-    _instances: dict = {}
 
     def __init__(self, key: tuple):
         self.key = key  # per axis from 0: None (all), ("i", index) or ("s", start, stop, step)
+
+    @property
+    def record_key(self) -> tuple:
+        return self.key
 
     @classmethod
     def of(cls, item, t: "TapeTensor") -> "_GetItem | None":
@@ -178,8 +196,7 @@ class _GetItem:
             key.append(("i", i % size))
         if all(k is None for k in key):
             return None
-        key = tuple(key)
-        return cls._instances.setdefault(key, cls(key))
+        return cls(tuple(key))
 
     def __call__(self, x):
         from graphc import ops

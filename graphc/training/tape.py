@@ -33,7 +33,7 @@ import numpy as np
 from graphc import tree
 from graphc.ir import Graph, TensorType, Value, Variable, is_float
 
-from .recording import TapeTensor, _active
+from .recording import TapeTensor, ValueOp, _active
 
 #: (program id of the calls before, signature of one call) -> {"id", "obj", "weights", "types",
 #: "structure"}: one entry per recorded call, so a program of n calls is a chain of n entries found
@@ -53,16 +53,10 @@ def _weights_of(obj) -> tuple:
     return tuple(v.uid for v in obj.weights) if isinstance(obj, Layer) else ()
 
 
-def _same_object(a, b) -> bool:
-    """Recorded ops that stand for a value (arithmetic, indexing) match by that value, others by identity."""
-    if a is b:
-        return True
-    key = getattr(type(a), "record_key", None)
-    return key is not None and type(a) is type(b) and a.record_key == b.record_key
-
-
 def _event_key(obj):
-    return (type(obj).__name__, obj.record_key) if getattr(type(obj), "record_key", None) is not None else id(obj)
+    """A recorded call's object in program signatures: recorded arithmetic and indexing by value
+    (equal ops match), models, layers and losses by identity."""
+    return (type(obj), obj.record_key) if isinstance(obj, ValueOp) else id(obj)
 
 
 def _put(cache: OrderedDict, key, entry, limit: int) -> None:
@@ -192,7 +186,7 @@ class GradientTape:
         key = (self._program, sig)
         info = _PROGRAMS.get(key)
         # the calls before were checked when their entries were found: only this one is left to check
-        if info is not None and _same_object(info["obj"], obj) and info["weights"] == _weights_of(obj):
+        if info is not None and (info["obj"] is None or info["obj"] is obj) and info["weights"] == _weights_of(obj):
             _PROGRAMS.move_to_end(key)
             self._events.append((obj, args, kwargs))
         else:
@@ -202,8 +196,10 @@ class GradientTape:
             except Exception:
                 self._events.pop()
                 raise
-            info = {"id": next(_program_ids), "obj": obj, "weights": _weights_of(obj), "types": types,
-                    "structure": out_structure}
+            # a value op is matched by its key alone: the cache holds no reference to it
+            by_value = not isinstance(sig[0], int)
+            info = {"id": next(_program_ids), "obj": None if by_value else obj, "weights": _weights_of(obj),
+                    "types": types, "structure": out_structure}
             _put(_PROGRAMS, key, info, _PROGRAM_LIMIT)
         self._program = info["id"]
         start = len(self._types)

@@ -63,3 +63,31 @@ def test_the_traced_program_matches_numpy_for_a_long_chain():
         h = h * 0.5 + 0.25
         want += ((h - target) ** 2).mean()
     np.testing.assert_allclose(float(loss), want, rtol=1e-5)
+
+
+def test_recorded_indexing_is_cached_by_its_index_and_not_kept_alive():
+    import gc
+    import weakref
+
+    rng = np.random.default_rng(2)
+    scale = CountingScale()
+    x = rng.standard_normal((3, 4)).astype(np.float32)
+
+    def step(k):
+        with keras.GradientTape() as tape:
+            tape.watch(x)
+            score = scale(x)[:, k]
+        return tape, tape.gradient(score, x)
+
+    _, g = step(1)
+    np.testing.assert_array_equal(g, np.eye(4, dtype=np.float32)[1].repeat(3).reshape(4, 3).T * 0.5)
+    CountingScale.traces = 0
+    n_exes = len(tape_mod._EXECUTABLES)
+    tape, g = step(1)  # an equal index made anew: the cached program, no tracing
+    assert CountingScale.traces == 0 and len(tape_mod._EXECUTABLES) == n_exes
+    op = weakref.ref(tape._events[-1][0])
+    del tape
+    gc.collect()
+    assert op() is None  # neither a registry of index ops nor the caches hold it
+    for k in range(4):   # other indexes: other programs
+        assert step(k)[1][:, k].tolist() == [0.5, 0.5, 0.5]
