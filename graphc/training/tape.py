@@ -8,8 +8,8 @@
 
 While a tape is active, calls of models, layers and losses on NumPy arrays (or on values the tape
 returned) are *recorded*, not run: each returns ``TapeTensor`` handles. The recorded calls form a
-program; ``gradient`` traces it into one IR graph (a graph Input per array, symbolic batch
-dimension), appends the backward pass (``passes.autodiff``) and runs it in onnxruntime. The
+program; ``gradient`` traces it into one IR graph (a graph Input per array; arrays that share the
+batch axis with the model inputs get the symbolic batch dimension, see ``_batched``), appends the backward pass (``passes.autodiff``) and runs it in onnxruntime. The
 compiled graph is cached by the program's signature (which objects were called, on which input
 dtypes and shapes, and what is differentiated), so the next step with the same shapes costs one
 session run, not a rebuild. The signature is a chain with one cache entry per call: recording a
@@ -66,19 +66,37 @@ def _put(cache: OrderedDict, key, entry, limit: int) -> None:
         cache.popitem(last=False)
 
 
-def _leaf_sig(x, tape):
+def _leaf_sig(x, tape, batched):
+    """``batched`` says, for an array, whether its first axis is the symbolic batch axis."""
     if isinstance(x, TapeTensor):
         if x.tape is not tape:
             raise ValueError("a value recorded on one GradientTape was used on another")
         return ("t", x.index)
     if isinstance(x, (np.ndarray, np.generic)):
         a = _as_array(x)
-        return ("a", a.dtype.name, a.shape[1:] if a.ndim else None)
+        return ("a", a.dtype.name, "batch" if batched else None) + a.shape[1 if batched else 0:]
     if isinstance(x, (int, float, bool, str, type(None))):
         return ("c", repr(x))
     if isinstance(x, Variable):
         return ("v", x.uid)
     raise TypeError(f"GradientTape: cannot record an argument of type {type(x).__name__}")
+
+
+_SYMBOLS = {"Add": "+", "Sub": "-", "Mul": "*", "Div": "/"}
+
+
+def _check_broadcast(op, shapes) -> None:
+    """Recorded arithmetic on operands NumPy could not broadcast fails here, not in onnxruntime."""
+    if len(shapes) != 2 or not all(isinstance(d, int) for s in shapes for d in s):
+        return
+    try:
+        np.broadcast_shapes(*shapes)
+    except ValueError:
+        a, b = shapes
+        raise ValueError(f"GradientTape: cannot record a {_SYMBOLS.get(getattr(op, 'op', ''), 'op')} b: a has shape "
+                         f"{a} and b has shape {b}, which do not broadcast (NumPy rules, axes lined up from the "
+                         "last). Reshape the array to line up with the recorded value's axes, e.g. w[:, None] for "
+                         "a per-sample weight against a (batch, classes) value") from None
 
 
 def _is_float_array(x) -> bool:
@@ -116,7 +134,7 @@ class GradientTape:
 
     def __init__(self, persistent: bool = False, watch_accessed_variables: bool = True):
         self.persistent = persistent
-        self._events: list = []        # (obj, args, kwargs)
+        self._events: list = []        # (obj, args, kwargs, batched flag per array argument)
         self._program = 0              # id of the cached program the recorded calls form (0: none yet)
         self._types: list = []          # TensorType per recorded output
         self._live = None               # the recorded calls traced so far (see _trace_last), or None
@@ -175,22 +193,42 @@ class GradientTape:
         self._watched = []
 
     # -- recording --------------------------------------------------------------------------------
+    def _batched(self, obj, leaves) -> list:
+        """Per leaf, whether it is an array whose first axis is the batch axis of the model inputs.
+
+        Arguments of models, layers and losses (inputs, labels, sample weights) are batched when
+        their first axis has the batch size; an operand of recorded arithmetic only when NumPy
+        broadcasting lines its first axis up with a batch axis of the recorded operand. Other
+        arrays (a class-weight vector, a fixed mask, a scalar) keep their shape, so they are typed,
+        indexed and cached by their own sizes.
+        """
+        is_array = [isinstance(x, (np.ndarray, np.generic)) and np.ndim(x) > 0 for x in leaves]
+        if not isinstance(obj, ValueOp):
+            if self._batch is None and any(is_array):
+                self._batch = int(np.shape(leaves[is_array.index(True)])[0])
+            return [ok and np.shape(x)[0] == self._batch for ok, x in zip(is_array, leaves)]
+        types = [tuple(x.type.shape) for x in leaves if isinstance(x, TapeTensor)]
+        _check_broadcast(obj, [tuple(self._batch if d == "batch" else d for d in x.type.shape)
+                               if isinstance(x, TapeTensor) else np.shape(x) for x in leaves])
+        # counted from the last axis, as broadcasting lines axes up
+        batch_axes = {len(t) - k for t in types for k, d in enumerate(t) if d == "batch"}
+        return [ok and np.shape(x)[0] == self._batch and np.ndim(x) in batch_axes
+                for ok, x in zip(is_array, leaves)]
+
     def _record(self, obj, args, kwargs):
         structure = tree.map_structure(lambda _: 0, (args, kwargs))
-        if self._batch is None:
-            first = next((x for x in tree.flatten((args, kwargs)) if isinstance(x, (np.ndarray, np.generic))
-                          and np.ndim(x) > 0), None)
-            if first is not None:
-                self._batch = int(np.shape(first)[0])
-        sig = (_event_key(obj), repr(structure), tuple(_leaf_sig(x, self) for x in tree.flatten((args, kwargs))))
+        leaves = tree.flatten((args, kwargs))
+        batched = self._batched(obj, leaves)
+        sig = (_event_key(obj), repr(structure), tuple(_leaf_sig(x, self, f) for x, f in zip(leaves, batched)))
+        flags = tuple(f for x, f in zip(leaves, batched) if isinstance(x, (np.ndarray, np.generic)))
         key = (self._program, sig)
         info = _PROGRAMS.get(key)
         # the calls before were checked when their entries were found: only this one is left to check
         if info is not None and (info["obj"] is None or info["obj"] is obj) and info["weights"] == _weights_of(obj):
             _PROGRAMS.move_to_end(key)
-            self._events.append((obj, args, kwargs))
+            self._events.append((obj, args, kwargs, flags))
         else:
-            self._events.append((obj, args, kwargs))
+            self._events.append((obj, args, kwargs, flags))
             try:
                 types, out_structure = self._trace_last()
             except Exception:
@@ -243,20 +281,21 @@ class GradientTape:
         b, env, inputs = live["b"], live["env"], live["inputs"]
         structure = None
 
-        def to_value(x):
+        def to_value(x, flags):
             if isinstance(x, TapeTensor):
                 return env[x.index]
             if isinstance(x, (np.ndarray, np.generic)):
                 a = _as_array(x)
-                shape = ("batch",) + a.shape[1:] if a.ndim else ()
+                shape = ("batch",) + a.shape[1:] if next(flags) else a.shape
                 inputs.append(b.input(f"array_{len(inputs)}", TensorType(a.dtype.name, shape)))
                 return inputs[-1]
             return x
 
         self._tracing = True
         try:
-            for obj, args, kwargs in events:
-                vargs, vkwargs = tree.map_structure(to_value, (args, kwargs))
+            for obj, args, kwargs, flags in events:
+                flags = iter(flags)
+                vargs, vkwargs = tree.map_structure(lambda x: to_value(x, flags), (args, kwargs))
                 vkwargs = dict(vkwargs)
                 training = vkwargs.get("training")
                 if isinstance(obj, Layer) and not obj._accepts("training"):
@@ -288,7 +327,7 @@ class GradientTape:
 
     def _arrays(self) -> list:
         """The array arguments of the recorded calls as given (not converted), in feed order."""
-        return [x for _, args, kwargs in self._events for x in tree.flatten((args, kwargs))
+        return [x for _, args, kwargs, _ in self._events for x in tree.flatten((args, kwargs))
                 if isinstance(x, (np.ndarray, np.generic))]
 
     def _feeds(self) -> dict:
