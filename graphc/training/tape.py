@@ -411,9 +411,14 @@ class GradientTape:
         wrt = [self._source(k, v, arrays) for k, v in enumerate(flat)]
         self._used = True
         if any(t is not self for t in _active.get()):
-            warnings.warn("GradientTape.gradient: called while another GradientTape is recording; the gradients are "
-                          "NumPy arrays that tape treats as constants, so second-order gradients (e.g. gradient "
-                          "penalties) are not supported", stacklevel=2)
+            warnings.warn("GradientTape.gradient: called while another GradientTape is recording. Gradients are "
+                          "NumPy arrays, which the outer tape takes as constants: anything computed from them adds "
+                          "nothing to the outer tape's gradients, so second-order gradients (gradient penalties, "
+                          "Hessian-vector products) are not supported. Call gradient outside the outer tape; for a "
+                          "Hessian-vector product along v, take central differences of first-order gradients, "
+                          "(g(w + eps * v) - g(w - eps * v)) / (2 * eps), assigning the shifted weights between "
+                          "two tapes; for a gradient penalty in the loss, use Keras on the JAX or TensorFlow "
+                          "backend", stacklevel=2)
 
         def build():
             from graphc import ops
