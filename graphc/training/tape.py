@@ -44,6 +44,8 @@ _EXECUTABLES: OrderedDict = OrderedDict()
 _PROGRAM_LIMIT = 4096      # recorded calls (small entries); least recently used first out
 _CACHE_LIMIT = 64          # compiled executables
 _program_ids = itertools.count(1)   # 0 is the empty program
+#: counters for tests and benchmarks: executables built, recorded calls traced
+STATS = {"compiled": 0, "traced_calls": 0}
 
 
 def _weights_of(obj) -> tuple:
@@ -309,6 +311,7 @@ class GradientTape:
                         raise TypeError(f"GradientTape: {obj!r} returned {v!r}, not a tensor")
                     env[len(env)] = v
                 live["n"] += 1
+                STATS["traced_calls"] += 1
         finally:
             self._tracing = False
         return structure
@@ -339,6 +342,7 @@ class GradientTape:
         entry = _EXECUTABLES.get(key)
         if entry is None:
             entry = build()
+            STATS["compiled"] += 1
             _put(_EXECUTABLES, key, entry, _CACHE_LIMIT)
         else:
             _EXECUTABLES.move_to_end(key)

@@ -39,15 +39,18 @@ def test_tracing_is_linear_in_the_recorded_calls_and_the_second_step_traces_noth
         x = rng.standard_normal((3, 4)).astype(np.float32)
         target = np.zeros((3, 4), np.float32)
         CountingScale.traces = 0
+        traced = tape_mod.STATS["traced_calls"]
         tape, loss, grads = _long_step(n, scale, dense, x, target)
         # recording traces each call once, building the gradient at most once more: not n^2 / 2
         assert n <= CountingScale.traces <= 2 * n, (n, CountingScale.traces)
         assert len(tape._events) == 2 + 4 * n
+        assert tape_mod.STATS["traced_calls"] - traced <= 2 * len(tape._events)
         CountingScale.traces = 0
-        n_exes = len(tape_mod._EXECUTABLES)
+        n_exes, traced = tape_mod.STATS["compiled"], tape_mod.STATS["traced_calls"]
         x2 = rng.standard_normal((5, 4)).astype(np.float32)  # another batch size: same program
         _, loss2, grads2 = _long_step(n, scale, dense, x2, np.zeros((5, 4), np.float32))
-        assert CountingScale.traces == 0 and len(tape_mod._EXECUTABLES) == n_exes
+        assert CountingScale.traces == 0 and tape_mod.STATS["compiled"] == n_exes
+        assert tape_mod.STATS["traced_calls"] == traced
         assert np.isfinite(float(loss2)) and [g.shape for g in grads2] == [(4, 4), (4,)]
 
 
@@ -82,9 +85,9 @@ def test_recorded_indexing_is_cached_by_its_index_and_not_kept_alive():
     _, g = step(1)
     np.testing.assert_array_equal(g, np.eye(4, dtype=np.float32)[1].repeat(3).reshape(4, 3).T * 0.5)
     CountingScale.traces = 0
-    n_exes = len(tape_mod._EXECUTABLES)
+    n_exes = tape_mod.STATS["compiled"]
     tape, g = step(1)  # an equal index made anew: the cached program, no tracing
-    assert CountingScale.traces == 0 and len(tape_mod._EXECUTABLES) == n_exes
+    assert CountingScale.traces == 0 and tape_mod.STATS["compiled"] == n_exes
     op = weakref.ref(tape._events[-1][0])
     del tape
     gc.collect()
