@@ -75,8 +75,8 @@ def _leaf_sig(x, tape, batched):
             raise ValueError("a value recorded on one GradientTape was used on another")
         return ("t", x.index)
     if isinstance(x, (np.ndarray, np.generic)):
-        a = _as_array(x)
-        return ("a", a.dtype.name, "batch" if batched else None) + a.shape[1 if batched else 0:]
+        dtype = "float32" if x.dtype == np.float64 else x.dtype.name  # as _as_array computes it, without a copy
+        return ("a", dtype, "batch" if batched else None) + x.shape[1 if batched else 0:]
     if isinstance(x, (int, float, bool, str, type(None))):
         return ("c", repr(x))
     if isinstance(x, Variable):
@@ -237,8 +237,8 @@ class GradientTape:
                 self._events.pop()
                 raise
             # a value op is matched by its key alone: the cache holds no reference to it
-            by_value = not isinstance(sig[0], int)
-            info = {"id": next(_program_ids), "obj": None if by_value else obj, "weights": _weights_of(obj),
+            info = {"id": next(_program_ids), "obj": None if isinstance(obj, ValueOp) else obj,
+                    "weights": _weights_of(obj),
                     "types": types, "structure": out_structure}
             _put(_PROGRAMS, key, info, _PROGRAM_LIMIT)
         self._program = info["id"]
