@@ -107,6 +107,16 @@ class TapeTensor:
     def __neg__(self):
         return record(_ARITH["Neg"], (self,), {})
 
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        # NumPy operands on the left (``np.float32(0.01) * penalty``, ``weights * preds``) reach here,
+        # not __rmul__: record the arithmetic the dunders record, so it stays differentiable instead
+        # of silently becoming a constant; other ufuncs (np.exp) compute on the values, as documented
+        op = _UFUNC_OPS.get(ufunc)
+        if op is not None and method == "__call__" and not kwargs:
+            return record(_ARITH[op], inputs, {})
+        inputs = tuple(x.numpy() if isinstance(x, TapeTensor) else x for x in inputs)
+        return getattr(ufunc, method)(*inputs, **kwargs)
+
 
 class ValueOp:
     """A recordable op that stands for a value: program signatures know it by ``record_key`` (the
@@ -145,6 +155,7 @@ class _Arith(ValueOp):
 
 
 _ARITH = {op: _Arith(op) for op in ("Add", "Sub", "Mul", "Div", "Neg")}
+_UFUNC_OPS = {np.add: "Add", np.subtract: "Sub", np.multiply: "Mul", np.true_divide: "Div", np.negative: "Neg"}
 
 
 class _GetItem(ValueOp):

@@ -165,3 +165,21 @@ def test_changing_the_model_invalidates_the_cached_tape_graph():
     assert out.shape == (2, 1)
     grads = tape.gradient(loss, model.trainable_variables)
     assert [g.shape for g in grads] == [(3, 4), (4,), (4, 1), (1,)]
+
+
+def test_numpy_operands_on_the_left_of_recorded_arithmetic_are_recorded_too():
+    dense = layers.Dense(2)
+    x = np.random.default_rng(1).standard_normal((4, 3)).astype(np.float32)
+    target = np.zeros((4, 2), np.float32)
+    mse = losses.MeanSquaredError()
+    with keras.GradientTape() as tape:
+        out = dense(x)
+        # np.float32 * value went through NumPy (the value as numbers): the penalty's gradient was lost
+        loss = mse(target, out) + np.float32(0.5) * mse(target, out) - np.float64(0.25) * mse(target, out)
+        scaled = np.array([1.0, -2.0], np.float32) * out
+        assert isinstance(scaled, tape_mod.TapeTensor) and scaled.shape == (4, 2)
+        assert isinstance(np.exp(out), np.ndarray)  # other NumPy functions compute on the values
+    (gk,) = tape.gradient(loss, [dense.kernel])
+    pred = x @ dense.kernel.numpy() + dense.bias.numpy()
+    np.testing.assert_allclose(gk, 1.25 * 2 * x.T @ pred / pred.size, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(scaled), pred * [1.0, -2.0], rtol=1e-5, atol=1e-6)
