@@ -225,6 +225,13 @@ class Loss:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}>"
 
+    def record_key(self):
+        """What a GradientTape's program cache knows this loss by when it is fully described by its
+        class and arguments (the built-in losses): an equal loss made anew each step, as in
+        ``loss = SparseCategoricalCrossentropy()(y, preds)``, then reuses the compiled step. None
+        (matched by identity) for other losses, whose ``call`` may read anything."""
+        return None
+
 
 def reduce_weighted(losses: Value, sample_weight: Value | None, reduction) -> Value:
     """Multiplies per-sample losses by the weights (broadcast over trailing axes) and reduces."""
@@ -255,6 +262,16 @@ class LossFunctionWrapper(Loss):
 
     def get_config(self):
         return {**super().get_config(), **self._fn_kwargs}
+
+    def record_key(self):
+        if type(self) is not LossFunctionWrapper and type(self) not in _CLASSES.values():
+            return None  # a subclass may override call or keep other state
+        try:
+            key = (self.fn, self.reduction, tuple(sorted(self._fn_kwargs.items())))
+            hash(key)
+        except TypeError:  # an unhashable argument: match by identity
+            return None
+        return key
 
 
 class SparseCategoricalCrossentropy(LossFunctionWrapper):

@@ -32,6 +32,7 @@ import numpy as np
 
 from graphc import tree
 from graphc.ir import Graph, TensorType, Value, Variable, is_float
+from graphc.losses import Loss
 
 from .recording import TapeTensor, ValueOp, _active
 
@@ -55,10 +56,18 @@ def _weights_of(obj) -> tuple:
     return tuple(v.uid for v in obj.weights) if isinstance(obj, Layer) else ()
 
 
+def _value_key(obj):
+    """The key of a recorded call's object that stands for a value (recorded arithmetic and indexing,
+    built-in losses), so that equal ones share programs; None for objects matched by identity."""
+    if isinstance(obj, ValueOp):
+        return obj.record_key
+    return obj.record_key() if isinstance(obj, Loss) else None
+
+
 def _event_key(obj):
-    """A recorded call's object in program signatures: recorded arithmetic and indexing by value
-    (equal ops match), models, layers and losses by identity."""
-    return (type(obj), obj.record_key) if isinstance(obj, ValueOp) else id(obj)
+    """A recorded call's object in program signatures: by value when it has one, else by identity."""
+    key = _value_key(obj)
+    return (type(obj), key) if key is not None else id(obj)
 
 
 def _put(cache: OrderedDict, key, entry, limit: int) -> None:
@@ -236,8 +245,8 @@ class GradientTape:
             except Exception:
                 self._events.pop()
                 raise
-            # a value op is matched by its key alone: the cache holds no reference to it
-            info = {"id": next(_program_ids), "obj": None if isinstance(obj, ValueOp) else obj,
+            # an object known by value is matched by its key alone: the cache holds no reference to it
+            info = {"id": next(_program_ids), "obj": None if isinstance(sig[0], tuple) else obj,
                     "weights": _weights_of(obj),
                     "types": types, "structure": out_structure}
             _put(_PROGRAMS, key, info, _PROGRAM_LIMIT)

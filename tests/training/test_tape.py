@@ -183,3 +183,33 @@ def test_numpy_operands_on_the_left_of_recorded_arithmetic_are_recorded_too():
     pred = x @ dense.kernel.numpy() + dense.bias.numpy()
     np.testing.assert_allclose(gk, 1.25 * 2 * x.T @ pred / pred.size, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(np.asarray(scaled), pred * [1.0, -2.0], rtol=1e-5, atol=1e-6)
+
+
+def test_a_built_in_loss_made_anew_each_step_reuses_the_compiled_step():
+    dense = layers.Dense(3)
+    x = np.random.default_rng(2).standard_normal((4, 5)).astype(np.float32)
+    y = np.array([0, 2, 1, 0])
+
+    def step(loss_fn):
+        with keras.GradientTape() as tape:
+            loss = loss_fn(y, dense(x))
+        return tape.gradient(loss, dense.trainable_variables)
+
+    class Scaled(losses.Loss):  # a user loss: its call may read anything, so it is matched by identity
+        factor = 1.0
+
+        def call(self, y_true, y_pred):
+            return keras.ops.mul(y_pred, np.float32(self.factor))
+
+    want = step(losses.SparseCategoricalCrossentropy(from_logits=True))
+    n = tape_mod.STATS["compiled"]
+    for g, w in zip(step(losses.SparseCategoricalCrossentropy(from_logits=True)), want):
+        np.testing.assert_array_equal(g, w)
+    assert tape_mod.STATS["compiled"] == n
+    step(losses.SparseCategoricalCrossentropy(from_logits=False))  # other arguments: another program
+    assert tape_mod.STATS["compiled"] == n + 1
+    a, b = Scaled(), Scaled()
+    b.factor = 3.0
+    ga, gb = step(a), step(b)
+    assert tape_mod.STATS["compiled"] == n + 3
+    np.testing.assert_allclose(gb[0], 3 * ga[0], rtol=1e-6)
