@@ -213,3 +213,27 @@ def test_a_built_in_loss_made_anew_each_step_reuses_the_compiled_step():
     ga, gb = step(a), step(b)
     assert tape_mod.STATS["compiled"] == n + 3
     np.testing.assert_allclose(gb[0], 3 * ga[0], rtol=1e-6)
+
+
+def test_per_sample_loss_functions_on_recorded_values_are_recorded():
+    dense = layers.Dense(3)
+    x = np.random.default_rng(3).standard_normal((4, 5)).astype(np.float32)
+    y = np.array([0, 2, 1, 0])
+    grads = []
+    for step in range(2):
+        with keras.GradientTape(persistent=True) as tape:
+            logits = dense(x)
+            # positional from_logits as well: the same program
+            per_sample = losses.sparse_categorical_crossentropy(y, logits, True) if step else \
+                losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
+            assert isinstance(per_sample, tape_mod.TapeTensor) and per_sample.shape == (4,)
+            mean = losses.SparseCategoricalCrossentropy(from_logits=True)(y, logits)
+        grads.append(tape.gradient(per_sample, dense.kernel))
+        np.testing.assert_allclose(grads[-1], 4 * tape.gradient(mean, dense.kernel), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(np.asarray(per_sample).mean(), float(mean), rtol=1e-6)
+        if step == 0:
+            n = tape_mod.STATS["compiled"]
+    assert tape_mod.STATS["compiled"] == n
+    with keras.GradientTape():
+        assert losses.mse(np.zeros((4, 3), np.float32), dense(x)).shape == (4,)
+    np.testing.assert_allclose(losses.mse(np.zeros((2, 3)), np.ones((2, 3))), [1.0, 1.0])  # NumPy in, NumPy out
