@@ -77,7 +77,8 @@ def _recordable(fn):
             bound = signature.bind(y_true, y_pred, *args, **kwargs)
             bound.apply_defaults()
             options = {k: v for k, v in bound.arguments.items() if k not in ("y_true", "y_pred")}
-            return recording.record(LossFunctionWrapper(wrapper, reduction="none", **options), (y_true, y_pred), {})
+            per_sample = LossFunctionWrapper(wrapper, reduction="none", **options)
+            return recording.record(per_sample, (y_true, y_pred), {})
         return fn(y_true, y_pred, *args, **kwargs)
     return wrapper
 

@@ -161,11 +161,11 @@ _UFUNC_OPS = {np.add: "Add", np.subtract: "Sub", np.multiply: "Mul", np.true_div
 class _GetItem(ValueOp):
     """Recordable basic indexing (ints, slices, ``...``) of a recorded value.
 
-    A new instance per indexing, known to program signatures by its normalized index (``record_key``),
-    so no registry of instances grows with every distinct index for the life of the process. Ints become Gather (which
-    has a gradient on any axis, the symbolic batch axis included), unit-step slices Slice, other
-    slices a Gather of the positions read; these need the axis size, so the batch axis takes only
-    ints and ``:``.
+    A new instance per indexing, known to program signatures by its normalized index
+    (``record_key``), so no registry of instances grows with every distinct index for the life of
+    the process. Ints become Gather (which has a gradient on any axis, the symbolic batch axis
+    included), unit-step slices Slice, other slices a Gather of the positions read; these need the
+    axis size, so the batch axis takes only ints and ``:``.
     """
 
     def __init__(self, key: tuple):

@@ -9,13 +9,14 @@
 While a tape is active, calls of models, layers and losses on NumPy arrays (or on values the tape
 returned) are *recorded*, not run: each returns ``TapeTensor`` handles. The recorded calls form a
 program; ``gradient`` traces it into one IR graph (a graph Input per array; arrays that share the
-batch axis with the model inputs get the symbolic batch dimension, see ``_batched``), appends the backward pass (``passes.autodiff``) and runs it in onnxruntime. The
-compiled graph is cached by the program's signature (which objects were called, on which input
-dtypes and shapes, and what is differentiated), so the next step with the same shapes costs one
-session run, not a rebuild. The signature is a chain with one cache entry per call: recording a
-call looks up (program so far, this call) in O(1), and an uncached call is traced once onto the
-graph of the calls before it, so a first step of n calls costs O(n) tracing. A TapeTensor used as a number (``float(loss)``, printing,
-``np.asarray``) is computed on demand (from the gradient run when there was one).
+batch axis with the model inputs get the symbolic batch dimension, see ``_batched``), appends the
+backward pass (``passes.autodiff``) and runs it in onnxruntime. The compiled graph is cached by
+the program's signature (which objects were called, on which input dtypes and shapes, and what is
+differentiated), so the next step with the same shapes costs one session run, not a rebuild. The
+signature is a chain with one cache entry per call: recording a call looks up (program so far,
+this call) in O(1), and an uncached call is traced once onto the graph of the calls before it, so
+a first step of n calls costs O(n) tracing. A TapeTensor used as a number (``float(loss)``,
+printing, ``np.asarray``) is computed on demand (from the gradient run when there was one).
 
 Gradients with respect to inputs: ``tape.watch(x)`` marks an array (by identity, as in TF); every
 recorded use of that very object is a graph Input, and its gradient is the sum of theirs. Recorded
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import itertools
 import warnings
+import weakref
 from collections import OrderedDict
 
 import numpy as np
@@ -36,7 +38,7 @@ from graphc.losses import Loss
 
 from .recording import TapeTensor, ValueOp, _active
 
-#: (program id of the calls before, signature of one call) -> {"id", "obj", "weights", "types",
+#: (program id of the calls before, signature of one call) -> {"id", "ref", "weights", "types",
 #: "structure"}: one entry per recorded call, so a program of n calls is a chain of n entries found
 #: in O(1) each, and a step whose every call hits costs no tracing
 _PROGRAMS: OrderedDict = OrderedDict()
@@ -68,6 +70,15 @@ def _event_key(obj):
     """A recorded call's object in program signatures: by value when it has one, else by identity."""
     key = _value_key(obj)
     return (type(obj), key) if key is not None else id(obj)
+
+
+def _reference(obj):
+    """What a cache entry keeps of an object matched by identity: a weak reference, so the caches
+    keep no model alive, and an id reused by another object after the first died does not match."""
+    try:
+        return weakref.ref(obj)
+    except TypeError:  # not weakly referenceable: hold it
+        return lambda: obj
 
 
 def _put(cache: OrderedDict, key, entry, limit: int) -> None:
@@ -235,7 +246,8 @@ class GradientTape:
         key = (self._program, sig)
         info = _PROGRAMS.get(key)
         # the calls before were checked when their entries were found: only this one is left to check
-        if info is not None and (info["obj"] is None or info["obj"] is obj) and info["weights"] == _weights_of(obj):
+        if (info is not None and (info["ref"] is None or info["ref"]() is obj)
+                and info["weights"] == _weights_of(obj)):
             _PROGRAMS.move_to_end(key)
             self._events.append((obj, args, kwargs, flags))
         else:
@@ -245,8 +257,8 @@ class GradientTape:
             except Exception:
                 self._events.pop()
                 raise
-            # an object known by value is matched by its key alone: the cache holds no reference to it
-            info = {"id": next(_program_ids), "obj": None if isinstance(sig[0], tuple) else obj,
+            # one known by value is matched by its key alone: the cache keeps nothing of it
+            info = {"id": next(_program_ids), "ref": None if isinstance(sig[0], tuple) else _reference(obj),
                     "weights": _weights_of(obj),
                     "types": types, "structure": out_structure}
             _put(_PROGRAMS, key, info, _PROGRAM_LIMIT)

@@ -94,3 +94,18 @@ def test_recorded_indexing_is_cached_by_its_index_and_not_kept_alive():
     assert op() is None  # neither a registry of index ops nor the caches hold it
     for k in range(4):   # other indexes: other programs
         assert step(k)[1][:, k].tolist() == [0.5, 0.5, 0.5]
+
+
+def test_the_caches_keep_no_model_alive():
+    import gc
+    import weakref
+
+    model = keras.Sequential([keras.Input((4,)), layers.Dense(3)])
+    x = np.ones((2, 4), np.float32)
+    with keras.GradientTape() as tape:
+        loss = MSE(np.zeros((2, 3), np.float32), model(x))
+    tape.gradient(loss, model.trainable_variables)
+    ref = weakref.ref(model)
+    del model, tape, loss
+    gc.collect()
+    assert ref() is None
