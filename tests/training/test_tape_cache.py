@@ -109,3 +109,24 @@ def test_the_caches_keep_no_model_alive():
     del model, tape, loss
     gc.collect()
     assert ref() is None
+
+
+def test_recording_after_a_gradient_or_a_value_took_the_traced_graph():
+    """gradient and values build on the graph recording traced; calls recorded later trace anew."""
+    rng = np.random.default_rng(3)
+    dense = layers.Dense(4)
+    x = rng.standard_normal((3, 4)).astype(np.float32)
+    target = np.zeros((3, 4), np.float32)
+    with keras.GradientTape(persistent=True) as tape:
+        h = dense(x)
+        first = MSE(target, h)
+        g1 = tape.gradient(first, dense.kernel)
+        pred = x @ dense.kernel.numpy() + dense.bias.numpy()
+        np.testing.assert_allclose(np.asarray(h), pred, rtol=1e-5, atol=1e-6)
+        second = MSE(target, h * 2.0)
+        with np.testing.assert_raises(ValueError):
+            h[:, :2] * np.ones(3, np.float32)  # a failed call leaves the tape usable
+        third = second + first
+    np.testing.assert_allclose(g1, 2 * x.T @ pred / pred.size, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(float(third), 5 * (pred ** 2).mean(), rtol=1e-5)
+    np.testing.assert_allclose(tape.gradient(third, dense.kernel), 5 * g1, rtol=1e-5, atol=1e-6)
