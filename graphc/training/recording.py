@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from graphc import tree
-from graphc.ir import TensorType, Value, Variable
+from graphc.ir import TensorType, Value, Variable, is_float
 
 if TYPE_CHECKING:
     from .tape import GradientTape
@@ -148,6 +148,12 @@ class _Arith(ValueOp):
         b_ = ops.current_builder()
         a = a if isinstance(a, Value) else b_.as_value(np.asarray(a, like.dtype) if np.ndim(a) == 0 else a, like)
         b = b if isinstance(b, Value) else b_.as_value(np.asarray(b, like.dtype) if np.ndim(b) == 0 else b, like)
+        # an integer array with a float value (``preds * np.int64(2)``, ``preds * mask``) computes in
+        # the float dtype, as NumPy would promote it (without widening float32 to float64)
+        if is_float(a.dtype) and not is_float(b.dtype):
+            b = ops.cast(b, a.dtype)
+        elif is_float(b.dtype) and not is_float(a.dtype):
+            a = ops.cast(a, b.dtype)
         return ops.emit(self.op, a, b)
 
     def __repr__(self) -> str:

@@ -237,3 +237,17 @@ def test_per_sample_loss_functions_on_recorded_values_are_recorded():
     with keras.GradientTape():
         assert losses.mse(np.zeros((4, 3), np.float32), dense(x)).shape == (4,)
     np.testing.assert_allclose(losses.mse(np.zeros((2, 3)), np.ones((2, 3))), [1.0, 1.0])  # NumPy in, NumPy out
+
+
+def test_integer_and_boolean_arrays_in_recorded_arithmetic_compute_in_the_float_dtype():
+    dense = layers.Dense(2)
+    x = np.random.default_rng(4).standard_normal((3, 4)).astype(np.float32)
+    keep = np.array([True, False, True])[:, None]
+    with keras.GradientTape() as tape:
+        out = dense(x)
+        total = out * np.int64(2) + np.arange(2) * out - out * keep  # was a dtype error at the first
+    assert total.dtype == "float32"
+    pred = x @ dense.kernel.numpy() + dense.bias.numpy()
+    np.testing.assert_allclose(np.asarray(total), pred * (2 + np.arange(2) - keep), rtol=1e-5, atol=1e-6)
+    (gb,) = tape.gradient(total, [dense.bias])
+    np.testing.assert_allclose(gb, (2 + np.arange(2) - keep).sum(0), rtol=1e-6)
