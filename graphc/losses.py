@@ -13,6 +13,9 @@ Probabilities are clipped to ``[1e-7, 1 - 1e-7]`` (Keras' ``epsilon()``) when no
 """
 from __future__ import annotations
 
+import functools
+import inspect
+
 import numpy as np
 
 from graphc import ops, tree
@@ -60,6 +63,27 @@ def _num_classes(y_pred: Value, what: str) -> int:
 
 
 # -- per-sample loss functions ---------------------------------------------------------------------
+def _recordable(fn):
+    """On values recorded by a GradientTape the per-sample function is recorded too (as a Loss with
+    no reduction), so ``sparse_categorical_crossentropy(y, model(x))`` stays differentiable instead
+    of being computed on the values."""
+    signature = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def wrapper(y_true, y_pred, *args, **kwargs):
+        from graphc.training import recording
+
+        if recording.is_recorded(y_true) or recording.is_recorded(y_pred):
+            bound = signature.bind(y_true, y_pred, *args, **kwargs)
+            bound.apply_defaults()
+            options = {k: v for k, v in bound.arguments.items() if k not in ("y_true", "y_pred")}
+            per_sample = LossFunctionWrapper(wrapper, reduction="none", **options)
+            return recording.record(per_sample, (y_true, y_pred), {})
+        return fn(y_true, y_pred, *args, **kwargs)
+    return wrapper
+
+
+@_recordable
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False, axis: int = -1):
     """Per-sample cross-entropy of integer labels ``y_true`` against class scores ``y_pred``."""
     def fn(y_true, y_pred):
@@ -78,6 +102,7 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False, a
     return _apply(fn, y_true, y_pred)
 
 
+@_recordable
 def categorical_crossentropy(y_true, y_pred, from_logits: bool = False, label_smoothing: float = 0.0,
                              axis: int = -1):
     """Per-sample cross-entropy of one-hot (or soft) targets against class scores."""
@@ -104,6 +129,7 @@ def _log_probs(y_pred: Value, from_logits: bool) -> Value:
     return ops.log(_clip(p, EPSILON, 1.0 - EPSILON))
 
 
+@_recordable
 def binary_crossentropy(y_true, y_pred, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1):
     """Per-sample binary cross-entropy, averaged over the last axis."""
     def fn(y_true, y_pred):
@@ -125,6 +151,7 @@ def binary_crossentropy(y_true, y_pred, from_logits: bool = False, label_smoothi
     return _apply(fn, y_true, y_pred)
 
 
+@_recordable
 def mean_squared_error(y_true, y_pred):
     def fn(y_true, y_pred):
         d = ops.sub(y_pred, _match_rank(_as_float_like(y_true, y_pred), y_pred))
@@ -132,6 +159,7 @@ def mean_squared_error(y_true, y_pred):
     return _apply(fn, y_true, y_pred)
 
 
+@_recordable
 def mean_absolute_error(y_true, y_pred):
     def fn(y_true, y_pred):
         d = ops.sub(y_pred, _match_rank(_as_float_like(y_true, y_pred), y_pred))
@@ -139,6 +167,7 @@ def mean_absolute_error(y_true, y_pred):
     return _apply(fn, y_true, y_pred)
 
 
+@_recordable
 def huber(y_true, y_pred, delta: float = 1.0):
     """0.5 * e^2 where |e| <= delta, else delta * (|e| - 0.5 * delta); mean over the last axis."""
     def fn(y_true, y_pred):
@@ -225,6 +254,13 @@ class Loss:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}>"
 
+    def record_key(self):
+        """What a GradientTape's program cache knows this loss by when it is fully described by its
+        class and arguments (the built-in losses): an equal loss made anew each step, as in
+        ``loss = SparseCategoricalCrossentropy()(y, preds)``, then reuses the compiled step. None
+        (matched by identity) for other losses, whose ``call`` may read anything."""
+        return None
+
 
 def reduce_weighted(losses: Value, sample_weight: Value | None, reduction) -> Value:
     """Multiplies per-sample losses by the weights (broadcast over trailing axes) and reduces."""
@@ -255,6 +291,16 @@ class LossFunctionWrapper(Loss):
 
     def get_config(self):
         return {**super().get_config(), **self._fn_kwargs}
+
+    def record_key(self):
+        if type(self) is not LossFunctionWrapper and type(self) not in _CLASSES.values():
+            return None  # a subclass may override call or keep other state
+        try:
+            key = (self.fn, self.reduction, tuple(sorted(self._fn_kwargs.items())))
+            hash(key)
+        except TypeError:  # an unhashable argument: match by identity
+            return None
+        return key
 
 
 class SparseCategoricalCrossentropy(LossFunctionWrapper):

@@ -24,6 +24,7 @@ Two ways to run a step:
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 
 import numpy as np
 import onnxruntime as ort
@@ -99,9 +100,12 @@ class TrainStepExecutor:
             self._sets[1][name] = ort.OrtValue.ortvalue_from_shape_and_type(a.shape, a.dtype, self._ort_device, 0)
         self._readonly_values = {n: self._ortvalue(initial_state[n], ("ro", n)) for n in self.readonly}
         self._bindings = [self._make_binding(k) for k in (0, 1)]
-        self._fetch_buffers: dict = {}   # feed shapes -> host OrtValues for the fetched outputs
+        # feed shapes -> host OrtValues for the fetched outputs / -> StepPlan; least recently used
+        # first out past SHAPE_CACHE_SIZE, so many distinct shapes (variable-length sequences) cost
+        # one new entry each instead of throwing away the shapes that keep coming back
+        self._fetch_buffers: OrderedDict = OrderedDict()
+        self._plans: OrderedDict = OrderedDict()
         self._bound_sig = [None, None]   # what each binding's feeds/fetches are bound to: a shape tuple or a plan
-        self._plans: dict = {}           # feed shapes -> StepPlan
         self._current = 0  # the set holding the latest state
         self.steps = 0
 
@@ -149,13 +153,12 @@ class TrainStepExecutor:
             outs = binding.get_outputs()
             n_state = len(self.state_pairs)  # outputs come back in binding order: state first
             results = [np.array(o.numpy()) for o in outs[n_state:n_state + len(self.fetches)]]
-            if len(self._fetch_buffers) >= 8:
-                self._fetch_buffers.clear()
-                self._bound_sig = [None, None]
+            self._make_room(self._fetch_buffers)
             self._fetch_buffers[sig] = [ort.OrtValue.ortvalue_from_shape_and_type(r.shape, r.dtype, "cpu", 0)
                                         for r in results]
         else:
             # later steps write the fetches into buffers of their known shapes: no per-step allocation
+            self._fetch_buffers.move_to_end(sig)
             if self._bound_sig[k] != sig:
                 for name, v in zip(self.fetches, buffers):
                     binding.bind_ortvalue_output(name, v)
@@ -171,10 +174,10 @@ class TrainStepExecutor:
         """The (cached) StepPlan for feeds of these shapes: ``{feed name: shape}``."""
         key = tuple(tuple(shapes[name]) for name in self.feeds)
         plan = self._plans.get(key)
-        if plan is None:
-            if len(self._plans) >= 8:
-                self._plans.clear()
-                self._bound_sig = [None, None]
+        if plan is not None:
+            self._plans.move_to_end(key)
+        else:
+            self._make_room(self._plans)
             arrays, values = {}, {}
             for name in self.feeds:
                 dtype = _NP_TYPES.get(self._in_types[name].type)
@@ -187,6 +190,18 @@ class TrainStepExecutor:
                 values[name] = ort.OrtValue.ortvalue_from_numpy(a, "cpu", 0)
             plan = self._plans[key] = StepPlan(arrays, values)
         return plan
+
+    #: Feed-shape signatures kept (per cache: fetch buffers for ``run``, plans for ``plan``).
+    SHAPE_CACHE_SIZE = 8
+
+    def _make_room(self, cache: OrderedDict) -> None:
+        """Evicts the least recently used entries so one more fits; a binding bound to one forgets it."""
+        while len(cache) >= self.SHAPE_CACHE_SIZE:
+            key, entry = cache.popitem(last=False)
+            for k in (0, 1):
+                bound = self._bound_sig[k]
+                if bound is entry or (isinstance(bound, tuple) and bound == key):
+                    self._bound_sig[k] = None
 
     def run_plan(self, plan: StepPlan) -> list:
         """One step reading ``plan.feeds``; the fetches land in ``plan.fetches`` (overwritten next step)."""

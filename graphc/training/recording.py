@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from graphc import tree
-from graphc.ir import TensorType, Value, Variable
+from graphc.ir import TensorType, Value, Variable, is_float
 
 if TYPE_CHECKING:
     from .tape import GradientTape
@@ -107,12 +107,36 @@ class TapeTensor:
     def __neg__(self):
         return record(_ARITH["Neg"], (self,), {})
 
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        # NumPy operands on the left (``np.float32(0.01) * penalty``, ``weights * preds``) reach here,
+        # not __rmul__: record the arithmetic the dunders record, so it stays differentiable instead
+        # of silently becoming a constant; other ufuncs (np.exp) compute on the values, as documented
+        op = _UFUNC_OPS.get(ufunc)
+        if op is not None and method == "__call__" and not kwargs:
+            return record(_ARITH[op], inputs, {})
+        inputs = tuple(x.numpy() if isinstance(x, TapeTensor) else x for x in inputs)
+        return getattr(ufunc, method)(*inputs, **kwargs)
 
-class _Arith:
-    """A recordable elementwise op (one shared instance per op, so program signatures are stable)."""
+
+class ValueOp:
+    """A recordable op that stands for a value: program signatures know it by ``record_key`` (the
+    op and its attributes), not by identity, so equal ops made at different times share cached
+    programs and the caches need not hold on to them."""
+
+    @property
+    def record_key(self) -> tuple:
+        raise NotImplementedError
+
+
+class _Arith(ValueOp):
+    """A recordable elementwise op."""
 
     def __init__(self, op: str):
         self.op = op
+
+    @property
+    def record_key(self) -> tuple:
+        return (self.op,)
 
     def __call__(self, *args):
         from graphc import ops
@@ -124,6 +148,12 @@ class _Arith:
         b_ = ops.current_builder()
         a = a if isinstance(a, Value) else b_.as_value(np.asarray(a, like.dtype) if np.ndim(a) == 0 else a, like)
         b = b if isinstance(b, Value) else b_.as_value(np.asarray(b, like.dtype) if np.ndim(b) == 0 else b, like)
+        # an integer array with a float value (``preds * np.int64(2)``, ``preds * mask``) computes in
+        # the float dtype, as NumPy would promote it (without widening float32 to float64)
+        if is_float(a.dtype) and not is_float(b.dtype):
+            b = ops.cast(b, a.dtype)
+        elif is_float(b.dtype) and not is_float(a.dtype):
+            a = ops.cast(a, b.dtype)
         return ops.emit(self.op, a, b)
 
     def __repr__(self) -> str:
@@ -131,20 +161,25 @@ class _Arith:
 
 
 _ARITH = {op: _Arith(op) for op in ("Add", "Sub", "Mul", "Div", "Neg")}
+_UFUNC_OPS = {np.add: "Add", np.subtract: "Sub", np.multiply: "Mul", np.true_divide: "Div", np.negative: "Neg"}
 
 
-class _GetItem:
+class _GetItem(ValueOp):
     """Recordable basic indexing (ints, slices, ``...``) of a recorded value.
 
-    One shared instance per index, so program signatures are stable. Ints become Gather (which has a
-    gradient on any axis, the symbolic batch axis included), unit-step slices Slice, other slices a
-    Gather of the positions read; these need the axis size, so the batch axis takes only ints and ``:``.
+    A new instance per indexing, known to program signatures by its normalized index
+    (``record_key``), so no registry of instances grows with every distinct index for the life of
+    the process. Ints become Gather (which has a gradient on any axis, the symbolic batch axis
+    included), unit-step slices Slice, other slices a Gather of the positions read; these need the
+    axis size, so the batch axis takes only ints and ``:``.
     """
-
-    _instances: dict = {}
 
     def __init__(self, key: tuple):
         self.key = key  # per axis from 0: None (all), ("i", index) or ("s", start, stop, step)
+
+    @property
+    def record_key(self) -> tuple:
+        return self.key
 
     @classmethod
     def of(cls, item, t: "TapeTensor") -> "_GetItem | None":
@@ -178,8 +213,7 @@ class _GetItem:
             key.append(("i", i % size))
         if all(k is None for k in key):
             return None
-        key = tuple(key)
-        return cls._instances.setdefault(key, cls(key))
+        return cls(tuple(key))
 
     def __call__(self, x):
         from graphc import ops

@@ -8,12 +8,15 @@
 
 While a tape is active, calls of models, layers and losses on NumPy arrays (or on values the tape
 returned) are *recorded*, not run: each returns ``TapeTensor`` handles. The recorded calls form a
-program; ``gradient`` traces it into one IR graph (a graph Input per array, symbolic batch
-dimension), appends the backward pass (``passes.autodiff``) and runs it in onnxruntime. The
-compiled graph is cached by the program's signature (which objects were called, on which input
-dtypes and shapes, and what is differentiated), so the next step with the same shapes costs one
-session run, not a rebuild. A TapeTensor used as a number (``float(loss)``, printing,
-``np.asarray``) is computed on demand (from the gradient run when there was one).
+program; ``gradient`` traces it into one IR graph (a graph Input per array; arrays that share the
+batch axis with the model inputs get the symbolic batch dimension, see ``_batched``), appends the
+backward pass (``passes.autodiff``) and runs it in onnxruntime. The compiled graph is cached by
+the program's signature (which objects were called, on which input dtypes and shapes, and what is
+differentiated), so the next step with the same shapes costs one session run, not a rebuild. The
+signature is a chain with one cache entry per call: recording a call looks up (program so far,
+this call) in O(1), and an uncached call is traced once onto the graph of the calls before it, so
+a first step of n calls costs O(n) tracing. A TapeTensor used as a number (``float(loss)``,
+printing, ``np.asarray``) is computed on demand (from the gradient run when there was one).
 
 Gradients with respect to inputs: ``tape.watch(x)`` marks an array (by identity, as in TF); every
 recorded use of that very object is a graph Input, and its gradient is the sum of theirs. Recorded
@@ -22,48 +25,100 @@ Which inputs and values are differentiated is part of the compiled program's cac
 """
 from __future__ import annotations
 
+import itertools
 import warnings
+import weakref
+from collections import OrderedDict
 
 import numpy as np
 
 from graphc import tree
 from graphc.ir import Graph, TensorType, Value, Variable, is_float
+from graphc.losses import Loss
 
-from .recording import TapeTensor, _active
+from .recording import TapeTensor, ValueOp, _active
 
-#: program signature -> {"objs": [...], "weights": [...], "types": [...], "structure": ...}
-_PROGRAMS: dict = {}
-#: (program signature, what) -> compiled Executable with its output layout
-_EXECUTABLES: dict = {}
-_CACHE_LIMIT = 64
+#: (program id of the calls before, signature of one call) -> {"id", "ref", "weights", "types",
+#: "structure"}: one entry per recorded call, so a program of n calls is a chain of n entries found
+#: in O(1) each, and a step whose every call hits costs no tracing
+_PROGRAMS: OrderedDict = OrderedDict()
+#: (program id, what) -> compiled Executable with its output layout
+_EXECUTABLES: OrderedDict = OrderedDict()
+_PROGRAM_LIMIT = 4096      # recorded calls (small entries); least recently used first out
+_CACHE_LIMIT = 64          # compiled executables
+_program_ids = itertools.count(1)   # 0 is the empty program
+#: counters for tests and benchmarks: executables built, recorded calls traced
+STATS = {"compiled": 0, "traced_calls": 0}
 
 
-def _weights_of(objs) -> list:
-    """The variables each called object owns: a layer added to or popped from a model changes them."""
+def _weights_of(obj) -> tuple:
+    """The variables a called object owns: a layer added to or popped from a model changes them."""
     from graphc.layers.layer import Layer
 
-    return [tuple(v.uid for v in o.weights) if isinstance(o, Layer) else () for o in objs]
+    return tuple(v.uid for v in obj.weights) if isinstance(obj, Layer) else ()
 
 
-def _same_objects(entry, objs) -> bool:
-    """A cache entry applies only to the very objects it was built for, with the same weights."""
-    return (len(entry["objs"]) == len(objs) and all(a is b for a, b in zip(entry["objs"], objs))
-            and entry["weights"] == _weights_of(objs))
+def _value_key(obj):
+    """The key of a recorded call's object that stands for a value (recorded arithmetic and indexing,
+    built-in losses), so that equal ones share programs; None for objects matched by identity."""
+    if isinstance(obj, ValueOp):
+        return obj.record_key
+    return obj.record_key() if isinstance(obj, Loss) else None
 
 
-def _leaf_sig(x, tape):
+def _event_key(obj):
+    """A recorded call's object in program signatures: by value when it has one, else by identity."""
+    key = _value_key(obj)
+    return (type(obj), key) if key is not None else id(obj)
+
+
+def _reference(obj):
+    """What a cache entry keeps of an object matched by identity: a weak reference, so the caches
+    keep no model alive, and an id reused by another object after the first died does not match."""
+    try:
+        return weakref.ref(obj)
+    except TypeError:  # not weakly referenceable: hold it
+        return lambda: obj
+
+
+def _put(cache: OrderedDict, key, entry, limit: int) -> None:
+    cache[key] = entry
+    cache.move_to_end(key)
+    while len(cache) > limit:
+        cache.popitem(last=False)
+
+
+def _leaf_sig(x, tape, batched):
+    """``batched`` says, for an array, whether its first axis is the symbolic batch axis."""
     if isinstance(x, TapeTensor):
         if x.tape is not tape:
             raise ValueError("a value recorded on one GradientTape was used on another")
         return ("t", x.index)
     if isinstance(x, (np.ndarray, np.generic)):
-        a = _as_array(x)
-        return ("a", a.dtype.name, a.shape[1:] if a.ndim else None)
+        dtype = "float32" if x.dtype == np.float64 else x.dtype.name  # as _as_array computes it, without a copy
+        return ("a", dtype, "batch" if batched else None) + x.shape[1 if batched else 0:]
     if isinstance(x, (int, float, bool, str, type(None))):
         return ("c", repr(x))
     if isinstance(x, Variable):
         return ("v", x.uid)
     raise TypeError(f"GradientTape: cannot record an argument of type {type(x).__name__}")
+
+
+_SYMBOLS = {"Add": "+", "Sub": "-", "Mul": "*", "Div": "/"}
+
+
+def _check_broadcast(op, shapes) -> None:
+    """Recorded arithmetic on operands NumPy could not broadcast fails here, not in onnxruntime."""
+    if len(shapes) != 2 or not all(isinstance(d, int) for s in shapes for d in s):
+        return
+    try:
+        np.broadcast_shapes(*shapes)
+    except ValueError:
+        a, b = shapes
+        raise ValueError(f"GradientTape: cannot record a {_SYMBOLS.get(getattr(op, 'op', ''), 'op')} b: a has shape "
+                         f"{a} and b has shape {b}, which do not broadcast (NumPy rules, axes lined up from the "
+                         "last). Reshape the array to line up with the recorded value's axes, e.g. w[:, None] for "
+                         "a per-sample weight against a (batch, classes) value") from None
 
 
 def _is_float_array(x) -> bool:
@@ -101,9 +156,10 @@ class GradientTape:
 
     def __init__(self, persistent: bool = False, watch_accessed_variables: bool = True):
         self.persistent = persistent
-        self._events: list = []        # (obj, args, kwargs, n_outputs)
-        self._sigs: list = []
+        self._events: list = []        # (obj, args, kwargs, batched flag per array argument)
+        self._program = 0              # id of the cached program the recorded calls form (0: none yet)
         self._types: list = []          # TensorType per recorded output
+        self._live = None               # the recorded calls traced so far (see _trace_last), or None
         self._values: dict = {}         # output index -> array, once computed
         self._used = False
         self._tracing = False
@@ -151,97 +207,151 @@ class GradientTape:
 
     def reset(self) -> None:
         """Forgets everything recorded so far."""
-        self._events, self._sigs, self._types, self._values = [], [], [], {}
+        self._events, self._types, self._values = [], [], {}
+        self._program, self._live = 0, None
         self._used = False
         self._state_applied = False
         self._batch = None
         self._watched = []
 
     # -- recording --------------------------------------------------------------------------------
-    def _program_key(self, sigs=None) -> tuple:
-        return tuple(sigs if sigs is not None else self._sigs)
+    def _batched(self, obj, leaves) -> list:
+        """Per leaf, whether it is an array whose first axis is the batch axis of the model inputs.
+
+        Arguments of models, layers and losses (inputs, labels, sample weights) are batched when
+        their first axis has the batch size; an operand of recorded arithmetic only when NumPy
+        broadcasting lines its first axis up with a batch axis of the recorded operand. Other
+        arrays (a class-weight vector, a fixed mask, a scalar) keep their shape, so they are typed,
+        indexed and cached by their own sizes.
+        """
+        is_array = [isinstance(x, (np.ndarray, np.generic)) and np.ndim(x) > 0 for x in leaves]
+        if not isinstance(obj, ValueOp):
+            if self._batch is None and any(is_array):
+                self._batch = int(np.shape(leaves[is_array.index(True)])[0])
+            return [ok and np.shape(x)[0] == self._batch for ok, x in zip(is_array, leaves)]
+        types = [tuple(x.type.shape) for x in leaves if isinstance(x, TapeTensor)]
+        _check_broadcast(obj, [tuple(self._batch if d == "batch" else d for d in x.type.shape)
+                               if isinstance(x, TapeTensor) else np.shape(x) for x in leaves])
+        # counted from the last axis, as broadcasting lines axes up
+        batch_axes = {len(t) - k for t in types for k, d in enumerate(t) if d == "batch"}
+        return [ok and np.shape(x)[0] == self._batch and np.ndim(x) in batch_axes
+                for ok, x in zip(is_array, leaves)]
 
     def _record(self, obj, args, kwargs):
         structure = tree.map_structure(lambda _: 0, (args, kwargs))
-        if self._batch is None:
-            first = next((x for x in tree.flatten((args, kwargs)) if isinstance(x, (np.ndarray, np.generic))
-                          and np.ndim(x) > 0), None)
-            if first is not None:
-                self._batch = int(np.shape(first)[0])
-        sig = (id(obj), repr(structure), tuple(_leaf_sig(x, self) for x in tree.flatten((args, kwargs))))
-        key = self._program_key(self._sigs + [sig])
+        leaves = tree.flatten((args, kwargs))
+        batched = self._batched(obj, leaves)
+        sig = (_event_key(obj), repr(structure), tuple(_leaf_sig(x, self, f) for x, f in zip(leaves, batched)))
+        flags = tuple(f for x, f in zip(leaves, batched) if isinstance(x, (np.ndarray, np.generic)))
+        key = (self._program, sig)
         info = _PROGRAMS.get(key)
-        objs = [e[0] for e in self._events] + [obj]
-        if info is None or not _same_objects(info, objs):
-            self._events.append((obj, args, kwargs))
-            self._sigs.append(sig)
+        # the calls before were checked when their entries were found: only this one is left to check
+        if (info is not None and (info["ref"] is None or info["ref"]() is obj)
+                and info["weights"] == _weights_of(obj)):
+            _PROGRAMS.move_to_end(key)
+            self._events.append((obj, args, kwargs, flags))
+        else:
+            self._events.append((obj, args, kwargs, flags))
             try:
-                g, _, env, _ = self._trace(len(self._events))
+                types, out_structure = self._trace_last()
             except Exception:
                 self._events.pop()
-                self._sigs.pop()
                 raise
-            types = [env[i].type for i in range(len(env))]
-            info = {"objs": objs, "weights": _weights_of(objs), "types": types, "structure": self._last_structure}
-            if len(_PROGRAMS) > _CACHE_LIMIT:
-                _PROGRAMS.clear()
-            _PROGRAMS[key] = info
-        else:
-            self._events.append((obj, args, kwargs))
-            self._sigs.append(sig)
+            # one known by value is matched by its key alone: the cache keeps nothing of it
+            info = {"id": next(_program_ids), "ref": None if isinstance(sig[0], tuple) else _reference(obj),
+                    "weights": _weights_of(obj),
+                    "types": types, "structure": out_structure}
+            _put(_PROGRAMS, key, info, _PROGRAM_LIMIT)
+        self._program = info["id"]
         start = len(self._types)
-        self._types = list(info["types"])
-        n_new = len(self._types) - start
-        handles = [TapeTensor(self, start + i, self._types[start + i]) for i in range(n_new)]
+        self._types.extend(info["types"])
+        handles = [TapeTensor(self, start + i, t) for i, t in enumerate(info["types"])]
         return tree.pack_sequence_as(info["structure"], handles)
 
-    def _trace(self, n_events: int | None = None):
-        """Traces the first ``n_events`` recorded calls into a fresh graph.
+    def _trace_last(self) -> tuple:
+        """Traces the last recorded call onto the graph of the calls before it, kept between calls.
 
-        Returns (graph, builder, {output index: Value}, [Input Value per array argument, in feed order]).
+        Each call is traced once while recording (that graph is rebuilt only after ``gradient`` or a
+        value took it, or a call failed), so recording n uncached calls costs O(n) tracing, not the
+        O(n^2) of re-tracing the whole prefix per call. Returns (TensorType per output, structure).
         """
+        live = self._live
+        if live is None or live["n"] != len(self._events) - 1:
+            live = self._live = self._new_trace()
+            self._trace_events(live, self._events[:-1])
+        try:
+            n_before = len(live["env"])
+            structure = self._trace_events(live, self._events[-1:])
+        except Exception:
+            self._live = None  # the failed call may have left nodes behind
+            raise
+        return [live["env"][i].type for i in range(n_before, len(live["env"]))], structure
+
+    @staticmethod
+    def _new_trace() -> dict:
         from graphc.ops import Builder
 
-        events = self._events if n_events is None else self._events[:n_events]
         g = Graph("gradient_tape")
-        b = Builder(g)
-        env: dict = {}
-        inputs: list = []
+        return {"g": g, "b": Builder(g), "env": {}, "inputs": [], "n": 0}
+
+    def _trace_events(self, live: dict, events) -> object:
+        """Traces ``events`` onto ``live`` (graph, builder, {output index: Value}, Input per array).
+
+        Returns the output structure of the last event.
+        """
+        from graphc.layers.layer import Layer
+
+        b, env, inputs = live["b"], live["env"], live["inputs"]
+        structure = None
+
+        def to_value(x, flags):
+            if isinstance(x, TapeTensor):
+                return env[x.index]
+            if isinstance(x, (np.ndarray, np.generic)):
+                a = _as_array(x)
+                shape = ("batch",) + a.shape[1:] if next(flags) else a.shape
+                inputs.append(b.input(f"array_{len(inputs)}", TensorType(a.dtype.name, shape)))
+                return inputs[-1]
+            return x
+
         self._tracing = True
         try:
-            for obj, args, kwargs in events:
-                def to_value(x):
-                    if isinstance(x, TapeTensor):
-                        return env[x.index]
-                    if isinstance(x, (np.ndarray, np.generic)):
-                        a = _as_array(x)
-                        shape = ("batch",) + a.shape[1:] if a.ndim else ()
-                        inputs.append(b.input(f"array_{len(inputs)}", TensorType(a.dtype.name, shape)))
-                        return inputs[-1]
-                    return x
-
-                vargs, vkwargs = tree.map_structure(to_value, (args, kwargs))
+            for obj, args, kwargs, flags in events:
+                flags = iter(flags)
+                vargs, vkwargs = tree.map_structure(lambda x: to_value(x, flags), (args, kwargs))
                 vkwargs = dict(vkwargs)
                 training = vkwargs.get("training")
-                from graphc.layers.layer import Layer
-
                 if isinstance(obj, Layer) and not obj._accepts("training"):
                     vkwargs.pop("training", None)
                 b.training = bool(training)
                 with b.activate():
                     out = obj(*vargs, **vkwargs)
-                self._last_structure = tree.map_structure(lambda _: 0, out)
+                structure = tree.map_structure(lambda _: 0, out)
                 for v in tree.flatten(out):
                     if not isinstance(v, Value):
                         raise TypeError(f"GradientTape: {obj!r} returned {v!r}, not a tensor")
                     env[len(env)] = v
+                live["n"] += 1
+                STATS["traced_calls"] += 1
         finally:
             self._tracing = False
-        return g, b, env, inputs
+        return structure
+
+    def _trace(self):
+        """All recorded calls traced into one graph that the caller may extend (gradients, outputs).
+
+        Returns (graph, builder, {output index: Value}, [Input Value per array argument, in feed order]).
+        The graph recording built is handed over when it holds every call: it is not used again.
+        """
+        live, self._live = self._live, None
+        if live is None or live["n"] != len(self._events):
+            live = self._new_trace()
+            self._trace_events(live, self._events)
+        return live["g"], live["b"], live["env"], live["inputs"]
 
     def _arrays(self) -> list:
         """The array arguments of the recorded calls as given (not converted), in feed order."""
-        return [x for _, args, kwargs in self._events for x in tree.flatten((args, kwargs))
+        return [x for _, args, kwargs, _ in self._events for x in tree.flatten((args, kwargs))
                 if isinstance(x, (np.ndarray, np.generic))]
 
     def _feeds(self) -> dict:
@@ -249,17 +359,14 @@ class GradientTape:
 
     # -- running ----------------------------------------------------------------------------------
     def _compile(self, what, build):
-        key = (self._program_key(), what)
+        key = (self._program, what)
         entry = _EXECUTABLES.get(key)
-        objs = [e[0] for e in self._events]
-        if entry is not None and _same_objects(entry, objs):
-            return entry
-        entry = build()
-        entry["objs"] = objs
-        entry["weights"] = _weights_of(objs)
-        if len(_EXECUTABLES) > _CACHE_LIMIT:
-            _EXECUTABLES.clear()
-        _EXECUTABLES[key] = entry
+        if entry is None:
+            entry = build()
+            STATS["compiled"] += 1
+            _put(_EXECUTABLES, key, entry, _CACHE_LIMIT)
+        else:
+            _EXECUTABLES.move_to_end(key)
         return entry
 
     def _run(self, entry) -> list:
@@ -329,9 +436,14 @@ class GradientTape:
         wrt = [self._source(k, v, arrays) for k, v in enumerate(flat)]
         self._used = True
         if any(t is not self for t in _active.get()):
-            warnings.warn("GradientTape.gradient: called while another GradientTape is recording; the gradients are "
-                          "NumPy arrays that tape treats as constants, so second-order gradients (e.g. gradient "
-                          "penalties) are not supported", stacklevel=2)
+            warnings.warn("GradientTape.gradient: called while another GradientTape is recording. Gradients are "
+                          "NumPy arrays, which the outer tape takes as constants: anything computed from them adds "
+                          "nothing to the outer tape's gradients, so second-order gradients (gradient penalties, "
+                          "Hessian-vector products) are not supported. Call gradient outside the outer tape; for a "
+                          "Hessian-vector product along v, take central differences of first-order gradients, "
+                          "(g(w + eps * v) - g(w - eps * v)) / (2 * eps), assigning the shifted weights between "
+                          "two tapes; for a gradient penalty in the loss, use Keras on the JAX or TensorFlow "
+                          "backend", stacklevel=2)
 
         def build():
             from graphc import ops

@@ -66,11 +66,11 @@ def test_seed_004_loop_loss_falls_and_second_step_reuses_the_compiled_graph():
             loss = train_step(np.array(x_all[i:i + 32], dtype=np.float32), np.array(y_all[i:i + 32], dtype=np.float32))
             batch_losses.append(float(loss))
             if n_exes is None:
-                n_exes = len(tape_mod._EXECUTABLES)
+                n_exes = tape_mod.STATS["compiled"]
         epoch_losses.append(np.mean(batch_losses))
         text = "Epoch %d: last batch loss = %.4f" % (epoch, float(loss))
         assert text.startswith(f"Epoch {epoch}: last batch loss = ")
-    assert len(tape_mod._EXECUTABLES) == n_exes  # no rebuild after the first step
+    assert tape_mod.STATS["compiled"] == n_exes  # no rebuild after the first step
     assert len(optimizer._apply_cache) == 1
     assert epoch_losses[-1] < 0.5 * epoch_losses[0]
     assert optimizer.iterations == 80
@@ -165,3 +165,89 @@ def test_changing_the_model_invalidates_the_cached_tape_graph():
     assert out.shape == (2, 1)
     grads = tape.gradient(loss, model.trainable_variables)
     assert [g.shape for g in grads] == [(3, 4), (4,), (4, 1), (1,)]
+
+
+def test_numpy_operands_on_the_left_of_recorded_arithmetic_are_recorded_too():
+    dense = layers.Dense(2)
+    x = np.random.default_rng(1).standard_normal((4, 3)).astype(np.float32)
+    target = np.zeros((4, 2), np.float32)
+    mse = losses.MeanSquaredError()
+    with keras.GradientTape() as tape:
+        out = dense(x)
+        # np.float32 * value went through NumPy (the value as numbers): the penalty's gradient was lost
+        loss = mse(target, out) + np.float32(0.5) * mse(target, out) - np.float64(0.25) * mse(target, out)
+        scaled = np.array([1.0, -2.0], np.float32) * out
+        assert isinstance(scaled, tape_mod.TapeTensor) and scaled.shape == (4, 2)
+        assert isinstance(np.exp(out), np.ndarray)  # other NumPy functions compute on the values
+    (gk,) = tape.gradient(loss, [dense.kernel])
+    pred = x @ dense.kernel.numpy() + dense.bias.numpy()
+    np.testing.assert_allclose(gk, 1.25 * 2 * x.T @ pred / pred.size, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(scaled), pred * [1.0, -2.0], rtol=1e-5, atol=1e-6)
+
+
+def test_a_built_in_loss_made_anew_each_step_reuses_the_compiled_step():
+    dense = layers.Dense(3)
+    x = np.random.default_rng(2).standard_normal((4, 5)).astype(np.float32)
+    y = np.array([0, 2, 1, 0])
+
+    def step(loss_fn):
+        with keras.GradientTape() as tape:
+            loss = loss_fn(y, dense(x))
+        return tape.gradient(loss, dense.trainable_variables)
+
+    class Scaled(losses.Loss):  # a user loss: its call may read anything, so it is matched by identity
+        factor = 1.0
+
+        def call(self, y_true, y_pred):
+            return keras.ops.mul(y_pred, np.float32(self.factor))
+
+    want = step(losses.SparseCategoricalCrossentropy(from_logits=True))
+    n = tape_mod.STATS["compiled"]
+    for g, w in zip(step(losses.SparseCategoricalCrossentropy(from_logits=True)), want):
+        np.testing.assert_array_equal(g, w)
+    assert tape_mod.STATS["compiled"] == n
+    step(losses.SparseCategoricalCrossentropy(from_logits=False))  # other arguments: another program
+    assert tape_mod.STATS["compiled"] == n + 1
+    a, b = Scaled(), Scaled()
+    b.factor = 3.0
+    ga, gb = step(a), step(b)
+    assert tape_mod.STATS["compiled"] == n + 3
+    np.testing.assert_allclose(gb[0], 3 * ga[0], rtol=1e-6)
+
+
+def test_per_sample_loss_functions_on_recorded_values_are_recorded():
+    dense = layers.Dense(3)
+    x = np.random.default_rng(3).standard_normal((4, 5)).astype(np.float32)
+    y = np.array([0, 2, 1, 0])
+    grads = []
+    for step in range(2):
+        with keras.GradientTape(persistent=True) as tape:
+            logits = dense(x)
+            # positional from_logits as well: the same program
+            per_sample = losses.sparse_categorical_crossentropy(y, logits, True) if step else \
+                losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
+            assert isinstance(per_sample, tape_mod.TapeTensor) and per_sample.shape == (4,)
+            mean = losses.SparseCategoricalCrossentropy(from_logits=True)(y, logits)
+        grads.append(tape.gradient(per_sample, dense.kernel))
+        np.testing.assert_allclose(grads[-1], 4 * tape.gradient(mean, dense.kernel), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(np.asarray(per_sample).mean(), float(mean), rtol=1e-6)
+        if step == 0:
+            n = tape_mod.STATS["compiled"]
+    assert tape_mod.STATS["compiled"] == n
+    with keras.GradientTape():
+        assert losses.mse(np.zeros((4, 3), np.float32), dense(x)).shape == (4,)
+    np.testing.assert_allclose(losses.mse(np.zeros((2, 3)), np.ones((2, 3))), [1.0, 1.0])  # NumPy in, NumPy out
+
+
+def test_integer_and_boolean_arrays_in_recorded_arithmetic_compute_in_the_float_dtype():
+    dense = layers.Dense(2)
+    x = np.random.default_rng(4).standard_normal((3, 4)).astype(np.float32)
+    keep = np.array([True, False, True])[:, None]
+    with keras.GradientTape() as tape:
+        out = dense(x)
+        total = out * np.int64(2) + np.arange(2) * out - out * keep  # was a dtype error at the first
+    assert total.dtype == "float32"
+    pred = x @ dense.kernel.numpy() + dense.bias.numpy()
+    np.testing.assert_allclose(np.asarray(total), pred * (2 + np.arange(2) - keep), rtol=1e-5, atol=1e-6)
+    (gb,) = tape.gradient(total, [dense.bias])
+    np.testing.assert_allclose(gb, (2 + np.arange(2) - keep).sum(0), rtol=1e-6)

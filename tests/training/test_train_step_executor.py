@@ -197,3 +197,40 @@ def test_thread_tuning_keeps_state_and_follows_the_decision(monkeypatch):
         assert int(ex.read_state()["count"]) == len(batches)
     blocks = TrainStepExecutor.TUNE_BLOCKS
     assert calls == [(blocks, blocks), (blocks, blocks)]
+
+
+def test_many_batch_shapes_evict_the_least_recently_used_entry_not_every_cached_one():
+    """Variable-length batches: each new shape past the bound evicts the least recently used plan
+    (and fetch buffers), so a shape that keeps coming back keeps its plan; results stay exact."""
+    rng = np.random.default_rng(2)
+    w0 = rng.standard_normal((3, 1)).astype(np.float32)
+    bias = np.array([0.25], np.float32)
+    sizes = [n for k in range(1, 21) for n in (8, k) if k != 8]  # 8 between 19 other sizes
+    batches = [(rng.standard_normal((n, 3)).astype(np.float32), rng.standard_normal((n, 1)).astype(np.float32))
+               for n in sizes]
+    want, w_ref = reference(w0.astype(np.float64), bias, batches, 0.1)
+    for use_plans in (True, False):
+        ex = TrainStepExecutor(sgd_step_model(), [("w", "new/w"), ("count", "new/count")],
+                               {"w": w0, "bias": bias, "count": np.asarray(0, np.int64)},
+                               feeds=["x", "y", "lr"], fetches=["loss", "pred"], threads=1)
+        got, kept = [], None
+        for x, y in batches:
+            if use_plans:
+                plan = ex.plan({"x": x.shape, "y": y.shape, "lr": ()})
+                plan.feeds["x"][...] = x
+                plan.feeds["y"][...] = y
+                plan.feeds["lr"][()] = 0.1
+                loss, pred = ex.run_plan(plan)
+                cache, entry = ex._plans, plan
+            else:
+                loss, pred = ex.run({"x": x, "y": y, "lr": np.asarray(0.1, np.float32)})
+                cache, entry = ex._fetch_buffers, ex._fetch_buffers[((len(x), 3), (len(x), 1), ())]
+            if len(x) == 8:
+                kept = kept or entry
+                assert entry is kept  # never thrown away: it is used every other step
+            assert len(cache) <= ex.SHAPE_CACHE_SIZE
+            got.append(float(loss))
+            np.testing.assert_allclose(pred.shape, (len(x), 1))
+        assert len(cache) == ex.SHAPE_CACHE_SIZE
+        np.testing.assert_allclose(got, want, rtol=1e-5)
+        np.testing.assert_allclose(ex.read_state()["w"], w_ref, rtol=1e-5)
