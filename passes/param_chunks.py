@@ -32,9 +32,10 @@ from graphc.ir import Graph, TensorType
 
 from .base import Pass, PassResult
 
-#: Parameters with more elements than this are chunked (4 MB of float32: below it a parameter and
-#: its slots share the L3 cache anyway; measured in benchmarks/RESULTS.md, round 4).
-CHUNK_ABOVE = 1 << 20
+#: Parameters with more elements than this (2 MB of float32) are chunked. Adam's update alone, whole
+#: vs chunks, 1 and 2 threads: 2 MB within noise (0.90-0.94), 3 MB 0.78-0.87, 4 MB 0.70-0.75, 18 MB
+#: 0.55-0.73 (benchmarks/RESULTS.md, round 4); a smaller parameter and its slots stay in cache anyway.
+CHUNK_ABOVE = 1 << 19
 #: Elements per chunk at most (1 MB of float32).
 CHUNK_ELEMENTS = 1 << 18
 
