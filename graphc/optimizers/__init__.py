@@ -1,4 +1,5 @@
-"""Optimizers as in-graph update rules (Keras semantics and defaults) and learning-rate schedules.
+"""Optimizers as in-graph update rules (Keras semantics and defaults); learning-rate schedules are in
+``schedules``.
 
 Each optimizer defines its rule once, in ``update_step``, as IR ops on Values: the training-step
 graph emits it for every trainable parameter, and ``apply_gradients`` (custom loops with
@@ -20,92 +21,16 @@ given, so schedules and callbacks change it without rebuilding anything.
 from __future__ import annotations
 
 import math
-import types
 
 import numpy as np
 
 from graphc import ops
 from graphc.ir import Value, Variable
 
-
-# -- learning-rate schedules ------------------------------------------------------------------------
-class LearningRateSchedule:
-    """``schedule(step) -> learning rate``; ``step`` is the optimizer's iteration count before the step."""
-
-    def __call__(self, step: int) -> float:
-        raise NotImplementedError
-
-    def get_config(self) -> dict:
-        raise NotImplementedError
-
-    @classmethod
-    def from_config(cls, config: dict):
-        return cls(**config)
+from . import schedules  # keras.optimizers.schedules
+from .schedules import ExponentialDecay, InverseTimeDecay, LearningRateSchedule, PiecewiseConstantDecay  # noqa: F401
 
 
-class _DecaySchedule(LearningRateSchedule):
-    """A rate that decays with ``step / decay_steps`` (floored if ``staircase``); subclasses say how."""
-
-    def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float, staircase: bool = False,
-                 name: str | None = None):
-        if decay_steps <= 0:
-            raise ValueError(f"{type(self).__name__}: decay_steps must be > 0, received {decay_steps}")
-        self.initial_learning_rate = float(initial_learning_rate)
-        self.decay_steps = decay_steps
-        self.decay_rate = float(decay_rate)
-        self.staircase = bool(staircase)
-        self.name = name or type(self).__name__
-
-    def _progress(self, step) -> float:
-        p = step / self.decay_steps
-        return math.floor(p) if self.staircase else p
-
-    def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
-
-
-class ExponentialDecay(_DecaySchedule):
-    """``initial_learning_rate * decay_rate ** (step / decay_steps)`` (floored exponent if ``staircase``)."""
-
-    def __call__(self, step):
-        return self.initial_learning_rate * self.decay_rate ** self._progress(step)
-
-
-class InverseTimeDecay(_DecaySchedule):
-    """``initial_learning_rate / (1 + decay_rate * step / decay_steps)`` (floored ratio if ``staircase``)."""
-
-    def __call__(self, step):
-        return self.initial_learning_rate / (1 + self.decay_rate * self._progress(step))
-
-
-class PiecewiseConstantDecay(LearningRateSchedule):
-    """``values[i]`` while ``boundaries[i-1] < step <= boundaries[i]`` (Keras' convention)."""
-
-    def __init__(self, boundaries, values, name: str = "PiecewiseConstant"):
-        if len(values) != len(boundaries) + 1:
-            raise ValueError(f"PiecewiseConstantDecay: expected {len(boundaries) + 1} values for "
-                             f"{len(boundaries)} boundaries, received {len(values)}")
-        self.boundaries = list(boundaries)
-        self.values = [float(v) for v in values]
-        self.name = name
-
-    def __call__(self, step):
-        for b, v in zip(self.boundaries, self.values):
-            if step <= b:
-                return v
-        return self.values[-1]
-
-    def get_config(self):
-        return {"boundaries": self.boundaries, "values": self.values, "name": self.name}
-
-
-schedules = types.SimpleNamespace(LearningRateSchedule=LearningRateSchedule, ExponentialDecay=ExponentialDecay,
-                                  InverseTimeDecay=InverseTimeDecay, PiecewiseConstantDecay=PiecewiseConstantDecay)
-_SCHEDULES = {c.__name__: c for c in (ExponentialDecay, InverseTimeDecay, PiecewiseConstantDecay)}
-
-
-# -- optimizers -------------------------------------------------------------------------------------
 def _c(like: Value, v) -> np.ndarray:
     return np.asarray(v, dtype=like.dtype)
 
@@ -449,7 +374,7 @@ class Optimizer:
         config = dict(config)
         lr = config.get("learning_rate")
         if isinstance(lr, dict) and "class_name" in lr:
-            config["learning_rate"] = _SCHEDULES[lr["class_name"]].from_config(lr["config"])
+            config["learning_rate"] = schedules.BY_NAME[lr["class_name"]].from_config(lr["config"])
         return cls(**config)
 
     def __repr__(self) -> str:
