@@ -170,6 +170,8 @@ class BatchStream:
 
         Sets ``done`` and ``ran_out`` (the pass or the iterator ended before ``steps`` batches, or an
         iterator had none left)."""
+        if self._fresh and self.kind == DATASET:  # read batch 0 again, after the dataset's on_epoch_begin (Keras)
+            self._fresh, self._it = False, None
         new_pass = self._fresh
         if not self._fresh and (self._it is None or self.fixed_steps is None or (restart and self.kind != ITERATOR)):
             self._it, new_pass = self._new_pass(), True

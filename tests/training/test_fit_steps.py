@@ -168,20 +168,43 @@ def test_steps_per_epoch_more_than_a_pydataset_runs_one_pass_per_epoch_and_keeps
     with pytest.warns(UserWarning, match=r"fit: x \(a PyDataset \(Batches\)\) ran out of data after 4 of "
                                          r"steps_per_epoch=6 steps"):
         hist = model().fit(ds, steps_per_epoch=6, epochs=3, shuffle=False, verbose=0, callbacks=[steps])
-    assert steps.per_epoch == [4, 4, 4] and ds.read == [0, 1, 2, 3] * 3 and len(hist.history["loss"]) == 3
+    assert steps.per_epoch == [4, 4, 4] and ds.read[1:] == [0, 1, 2, 3] * 3 and len(hist.history["loss"]) == 3
 
 
 def test_each_validation_and_evaluate_start_at_the_first_batch_and_never_wrap():
     x, y = data()
     val = Batches(*data(seed=1))
     model().fit(x, y, epochs=3, verbose=0, validation_data=val, validation_steps=3)
-    assert val.read == [0, 1, 2] * 3  # graphc read 0, 1, 2, 3, 0, ... before
+    assert val.read[1:] == [0, 1, 2] * 3  # graphc read 0, 1, 2, 3, 0, ... before
     ds = Batches(x, y)
     with pytest.warns(UserWarning, match=r"evaluate: x \(a PyDataset \(Batches\)\) ran out of data after 4 of steps=6"):
         model().evaluate(ds, steps=6, verbose=0)
-    assert ds.read == [0, 1, 2, 3]
+    assert ds.read[1:] == [0, 1, 2, 3]
     with pytest.warns(UserWarning, match=r"predict: x \(a PyDataset \(Batches\)\) ran out of data after 4 of steps=6"):
         assert model().predict(Batches(x, y), steps=6, verbose=0).shape == (N, 1)
+
+
+def test_every_epoch_reads_a_pydataset_after_its_on_epoch_begin():
+    x, y = data()
+    log = []
+
+    class Logged(Batches):
+        def __getitem__(self, i):
+            log.append(i)
+            return super().__getitem__(i)
+
+        def on_epoch_begin(self):
+            log.append("begin")
+
+        def on_epoch_end(self):
+            log.append("end")
+
+    model().fit(Logged(x, y), epochs=2, shuffle=False, verbose=0)
+    # batch 0 is read once to build and check before training (Keras reads it too), then again in epoch 1
+    assert log == [0, "begin", 0, 1, 2, 3, "end", "begin", 0, 1, 2, 3, "end"]
+    log.clear()
+    model().evaluate(Logged(x, y), verbose=0)
+    assert log == [0, "begin", 0, 1, 2, 3, "end"]
 
 
 def test_a_generator_without_steps_is_read_to_the_end_when_used_once():
