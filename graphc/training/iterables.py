@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import itertools
 import types
-import warnings
 
 import numpy as np
 

@@ -375,6 +375,8 @@ class Trainer:
         ``x`` is array data (with ``y``, ``batch_size``...) or an iterable of ``(x, y)`` /
         ``(x, y, sample_weight)`` batches: a generator (with ``steps_per_epoch``), a
         ``graphc.utils.PyDataset`` or a list; so may ``validation_data`` be (see ``iterables``).
+        ``steps_per_epoch`` / ``validation_steps`` count batches as in Keras, for arrays too (see
+        ``data_adapter``).
 
         ``backend="onnxruntime-training"`` trains through onnxruntime-training's Module / Optimizer
         instead (``ort_training_backend``; needs ``pip install graphc[training]``)."""

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import graphc as keras
-from graphc import callbacks, layers, optimizers
+from graphc import callbacks
 from graphc.utils import PyDataset
 
 N, D = 40, 4
