@@ -11,6 +11,7 @@ from graphc.ir import Graph, TensorType, Value
 from graphc.layers.layer import Layer
 from graphc.ops import Builder
 from graphc.tensor import KerasTensor
+from graphc.training import data_adapter as da
 from graphc.training import iterables
 from graphc.training import recording
 from graphc.training.trainer import Trainer
@@ -165,11 +166,13 @@ class Model(Trainer, Layer):
         exe = self._executable(device)
         feeds = data_utils.standardize_inputs(self, x, "x")
         n = data_utils.num_rows(feeds, "x")
-        batch_size = data_utils.check_batch_size(batch_size or 32)
         if n == 0:
             raise ValueError("predict: x has no rows")
-        batches = ({k: v[start:start + batch_size] for k, v in feeds.items()} for start in range(0, n, batch_size))
-        return self._predict_batches(exe, batches, -(-n // batch_size), verbose, callbacks)
+        steps = da.check_steps(steps, "predict: steps")
+        batch_size = da.resolve_batch_size(batch_size, n, steps)  # Keras: steps batches cover x without it
+        sels = da.eval_selections(n, batch_size, steps, "predict: x")
+        batches = ({k: v[sel] for k, v in feeds.items()} for sel in sels)
+        return self._predict_batches(exe, batches, steps or len(sels), verbose, callbacks)
 
     def _predict_batches(self, exe, batches, steps, verbose: int, callbacks):
         """predict's loop for arrays and iterables: runs each feed dict, with the predict hooks."""

@@ -5,8 +5,19 @@ the model's outputs here (single array, list by position, dict by output name), 
 against each output's shape and loss. Batching keeps the last partial batch; shuffling permutes
 rows each epoch with the session's generator; ``validation_split`` takes the last rows before any
 shuffling, as Keras does.
+
+Step counts follow Keras: ``steps_per_epoch`` (fit), ``validation_steps`` and ``steps`` (evaluate,
+predict) limit the batches per epoch or call; without a ``batch_size`` they set it to
+``ceil(rows / steps)``, so the steps cover the data once. An epoch never runs past the end of a pass:
+with ``steps_per_epoch`` fit continues through the data across epochs, and an epoch that reaches the
+last batch ends there (shorter, with a warning) and the next starts a new pass (a new order with
+``shuffle``). evaluate, predict and each validation start at the first batch.
 """
 from __future__ import annotations
+
+import os
+import sys
+import warnings
 
 import numpy as np
 
@@ -230,6 +241,83 @@ def num_steps(n: int, batch_size: int) -> int:
     return (n + batch_size - 1) // batch_size
 
 
+def check_steps(steps, where: str) -> int | None:
+    """A step count from the user (``steps_per_epoch``, ``validation_steps``, ``steps``), or None."""
+    if steps is None:
+        return None
+    if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 1:
+        raise ValueError(f"{where}: expected a positive int (a number of batches), received {steps!r}")
+    return int(steps)
+
+
+def resolve_batch_size(batch_size, n: int, steps: int | None) -> int:
+    """The given batch size; without one, Keras' ``ceil(n / steps)`` rows when ``steps`` is given (the
+    steps then cover the data once), else 32."""
+    if batch_size is None:
+        return max(1, -(-n // steps)) if steps else 32
+    return data_utils.check_batch_size(batch_size)
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def warn_user(message: str) -> None:
+    """A UserWarning attributed to the first caller outside graphc (the user's fit / evaluate line)."""
+    level, frame = 2, sys._getframe(1)  # stacklevel 2: warn_user's caller
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, UserWarning, stacklevel=level)
+
+
+def warn_pass_end(where: str, steps_arg: str, steps: int, done: int, per_pass: int, detail: str = "",
+                  continues: bool = False) -> None:
+    """Warns that a pass over the data ended after ``done`` of ``steps`` steps (Keras warns there too).
+
+    Args:
+        where: ``"fit: x"``, ``"fit: validation_data (a PyDataset (Batches))"``...
+        steps_arg: the argument that asked for ``steps``.
+        per_pass: batches in one pass (None when unknown).
+        detail: how the batches come about, e.g. ``"40 rows in batches of 10"``.
+        continues: fit with steps_per_epoch, where the next epoch starts a new pass.
+    """
+    has = f"it has {per_pass} batches" if per_pass else "its pass ended there"
+    if detail:
+        has += f" ({detail})"
+    if continues:
+        msg = (f"{where} ran out of data after {done} of {steps_arg}={steps} steps: {has}, and an epoch ends with "
+               f"the last of them; the next epoch starts a new pass. Pass a {steps_arg} that divides "
+               f"{per_pass or 'the number of batches'} for epochs of equal length, or None for one pass per epoch.")
+    else:
+        msg = (f"{where} ran out of data after {done} of {steps_arg}={steps} steps: {has}; the results cover those "
+               f"{done}. Pass {steps_arg} <= {per_pass or done}, or None for all of them.")
+    warn_user(msg)
+
+
+def eval_selections(n: int, batch_size: int, steps: int | None, where: str, steps_arg: str = "steps") -> list:
+    """The row slices evaluate, predict and validation read: the first ``steps`` batches (all when None),
+    with Keras' warning when ``steps`` asks for more batches than there are."""
+    sels = batch_indices(n, batch_size, False)
+    if steps is not None:
+        if steps > len(sels):
+            warn_pass_end(where, steps_arg, steps, len(sels), len(sels), f"{n} rows in batches of {batch_size}")
+        sels = sels[:steps]
+    return sels
+
+
+class ArrayValidation:
+    """``validation_data`` (or ``validation_split``) as arrays: ``validation_steps`` batches of
+    ``validation_batch_size`` rows (Keras' defaults, see ``resolve_batch_size``) at each validation."""
+
+    def __init__(self, feeds: dict, ys: dict, sws: dict, batch_size, steps, where: str = "fit: validation_data"):
+        self.feeds, self.ys, self.sws, self.where = feeds, ys, sws, where
+        self.steps = check_steps(steps, "fit: validation_steps")
+        self.batch_size = resolve_batch_size(batch_size, data_utils.num_rows(feeds, "x"), self.steps)
+
+    def evaluate(self, model, callbacks) -> dict:
+        return model._evaluate_arrays(self.feeds, self.ys, self.sws, self.batch_size, callbacks, self.steps,
+                                      self.where, "validation_steps")
+
+
 class ArrayFeeder:
     """fit's batches from arrays for ``Trainer._train_epochs``: each batch's rows are gathered straight
     into the step's bound input buffers (``plan.feeds``), with no other copy or allocation.
@@ -237,22 +325,45 @@ class ArrayFeeder:
     Args:
         ts: the model's ``_TrainState``.
         data: ``{feed name: array}`` (inputs, targets, sample weights), all with ``n`` rows.
-        n, batch_size, shuffle: rows, rows per batch (the last may be smaller), new order each epoch.
+        n, batch_size, shuffle: rows, rows per batch (the last may be smaller), new order each pass.
+        steps_per_epoch: batches per epoch, continuing through the data across epochs (Keras'
+            behaviour); an epoch that reaches the end of a pass stops there with a warning and the
+            next starts a new pass. None: one pass per epoch.
     """
 
     runs_user_code = False  # nothing runs between steps that could change the weights
 
-    def __init__(self, ts, data: dict, n: int, batch_size: int, shuffle: bool):
+    def __init__(self, ts, data: dict, n: int, batch_size: int, shuffle: bool, steps_per_epoch: int | None = None):
         self.ts, self.data, self.n, self.batch_size, self.shuffle = ts, data, n, batch_size, shuffle
-        self.steps = num_steps(n, batch_size)
+        self.per_pass = num_steps(n, batch_size)
+        self.fixed_steps = steps_per_epoch
+        self.steps = steps_per_epoch or self.per_pass  # the progress bar's target, as Keras'
+        self._pass: list | None = None  # the selections of the pass steps_per_epoch is reading
+        self._pos = 0
+        self._short = 0  # steps of an epoch the end of a pass cut short (0: none)
+
+    def _selections(self) -> list:
+        """This epoch's row selections: a whole pass, or the next ``steps_per_epoch`` of the current one."""
+        if self.fixed_steps is None:
+            return batch_indices(self.n, self.batch_size, self.shuffle)
+        if self._pass is None:
+            self._pass, self._pos = batch_indices(self.n, self.batch_size, self.shuffle), 0
+        sels = self._pass[self._pos:self._pos + self.fixed_steps]
+        self._pos += len(sels)
+        if self._pos >= len(self._pass):
+            self._pass = None
+        self._short = len(sels) if len(sels) < self.fixed_steps else 0
+        return sels
 
     def batches(self, epoch: int):
         """Yields ``(plan, batch, rows)`` per step of the epoch."""
         ts, data, n = self.ts, self.data, self.n
-        for sel in batch_indices(n, self.batch_size, self.shuffle):
+        for sel in self._selections():
             rows = num_rows_in(sel, n)
             plan = ts.plan_for(data, rows)
             yield plan, take_into(data, sel, plan.feeds), rows
 
     def end_epoch(self, epoch: int) -> None:
-        pass
+        if self._short:
+            warn_pass_end("fit: x", "steps_per_epoch", self.fixed_steps, self._short, self.per_pass,
+                          f"{self.n} rows in batches of {self.batch_size}", continues=True)

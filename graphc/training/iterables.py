@@ -6,13 +6,18 @@ Three kinds of source, as in Keras:
   that is not array data): ``len(ds)`` batches per pass, read by index; ``shuffle=True`` in ``fit``
   visits them in a new random order each pass; ``on_epoch_begin`` / ``on_epoch_end`` hooks;
 * an **iterator** (a generator, ``iter(...)``): one stream that every epoch continues; without a
-  length ``fit`` needs ``steps_per_epoch``; when it runs out before an epoch's steps are done,
-  training stops with a warning (Keras' behaviour);
+  length ``fit`` needs ``steps_per_epoch`` (unless it trains one epoch, which reads it to the end);
+  when it runs out before an epoch's steps are done, training stops with a warning;
 * any other **iterable** (a list of batch tuples, an object with ``__iter__``): a fresh pass per
   epoch.
 
-With ``steps_per_epoch`` given, epochs take that many batches from a continuing stream (a dataset or
-iterable starts a new pass when one ends), as Keras does. A batch is ``(x, y)`` or
+With ``steps_per_epoch`` given, epochs take that many batches, continuing through the source across
+epochs; as in Keras an epoch never runs past the end of a pass: one that reaches the last batch of a
+dataset or iterable ends there (with a warning naming ``steps_per_epoch``) and the next epoch starts
+a new pass. ``evaluate``, ``predict`` and each validation read ``steps`` / ``validation_steps``
+batches from the first one (an iterator continues where it stopped), at most one pass: asking for
+more warns and uses the batches there are. A validation generator that has nothing left gives NaN
+``val_*`` logs with a warning, so the History's lists stay aligned. A batch is ``(x, y)`` or
 ``(x, y, sample_weight)`` (``x``, ``(x,)`` or ``(x, y)`` for ``predict``), each part as for array
 data, and every batch is checked like array data (inputs, targets, label range) before its step
 runs; errors name the batch. ``fit`` copies each checked batch into the training step's bound input
@@ -22,7 +27,6 @@ from __future__ import annotations
 
 import itertools
 import types
-import warnings
 
 import numpy as np
 
@@ -92,12 +96,20 @@ def _received(v) -> str:
     return f"{type(v).__name__} {v!r}"[:120]
 
 
-def _check_steps(steps, where: str):
-    if steps is None:
-        return None
-    if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 1:
-        raise ValueError(f"{where}: expected a positive int (a number of batches), received {steps!r}")
-    return int(steps)
+def validation_runs(initial_epoch: int, epochs: int, validation_freq) -> int:
+    """How many of the epochs ``initial_epoch .. epochs - 1`` validate (``validation_freq`` as in Keras:
+    every n-th epoch, or a list of 1-based epoch numbers)."""
+    return sum(should_validate(e, validation_freq) for e in range(initial_epoch, epochs))
+
+
+def should_validate(epoch: int, validation_freq) -> bool:
+    """Whether the 0-based ``epoch`` validates."""
+    if isinstance(validation_freq, (list, tuple)):
+        return epoch + 1 in validation_freq
+    if isinstance(validation_freq, (int, np.integer)) and not isinstance(validation_freq, bool) and validation_freq > 0:
+        return (epoch + 1) % validation_freq == 0
+    raise ValueError(f"fit: validation_freq: expected a positive int (validate every n-th epoch) or a list of epoch "
+                     f"numbers (1-based), received {validation_freq!r}")
 
 
 class BatchStream:
@@ -115,14 +127,17 @@ class BatchStream:
         self.data = data
         self.kind = kind(data)
         self.label = f"{api}: {argname} ({describe(data)})"
-        self.fixed_steps = _check_steps(steps, f"{api}: {steps_arg}")
+        self.fixed_steps = da.check_steps(steps, f"{api}: {steps_arg}")
+        self.steps_arg = steps_arg
         self.shuffle = shuffle and self.kind == DATASET
         self.num_batches = None
         if self.kind == DATASET or hasattr(data, "__len__"):
             self.num_batches = int(len(data))
         #: batches per epoch; None when only the end of a pass tells
         self.steps = self.fixed_steps if self.fixed_steps is not None else self.num_batches
+        #: the last epoch ended before its steps (a pass or the iterator ended), or an iterator had nothing left
         self.ran_out = False
+        self.done = 0  # batches the last epoch read
         self._it = None
         self._fresh = False  # a pass begun by peek() that the next epoch reads from the start
 
@@ -147,28 +162,44 @@ class BatchStream:
         self._fresh = True
         return first
 
-    def epoch(self):
-        """Yields one epoch's raw batches: ``steps`` of them, or one pass when the count is unknown.
+    def epoch(self, restart: bool = False):
+        """Yields one epoch's raw batches: ``steps`` of them (one pass when the count is unknown), never
+        past the end of a pass, as Keras. ``restart``: begin at the first batch (evaluate and each
+        validation do; an iterator cannot and continues).
 
-        Sets ``ran_out`` when the source ends before ``steps`` batches."""
-        if self._it is None or (self.fixed_steps is None and not self._fresh):
-            self._it = self._new_pass()
+        Sets ``done`` and ``ran_out`` (the pass or the iterator ended before ``steps`` batches, or an
+        iterator had none left)."""
+        if self._fresh and self.kind == DATASET:  # read batch 0 again, after the dataset's on_epoch_begin (Keras)
+            self._fresh, self._it = False, None
+        new_pass = self._fresh
+        if not self._fresh and (self._it is None or self.fixed_steps is None or (restart and self.kind != ITERATOR)):
+            self._it, new_pass = self._new_pass(), True
         self._fresh = self.ran_out = False
-        count, restarted = 0, False
-        while self.steps is None or count < self.steps:
+        self.done = 0
+        while self.steps is None or self.done < self.steps:
             try:
                 batch = next(self._it)
             except StopIteration:
-                if self.steps is None:
-                    return
-                if self.fixed_steps is not None and self.kind != ITERATOR and not restarted:
-                    self._it, restarted = self._new_pass(), True  # a re-iterable source starts a new pass
+                if not self.done and not new_pass and self.kind != ITERATOR:
+                    self._it, new_pass = self._new_pass(), True  # the last epoch ended with the pass
                     continue
-                self.ran_out = True
+                self._it = None
+                self.ran_out = self.steps is not None or (self.kind == ITERATOR and not self.done)
                 return
-            restarted = False
-            count += 1
+            self.done += 1
             yield batch
+
+    def warn_ran_out(self, what: str = "", continues: bool = False) -> None:
+        """The warning for ``ran_out``: an iterator that ended, or a pass shorter than the steps asked."""
+        if self.kind != ITERATOR:
+            if self.fixed_steps is not None:
+                da.warn_pass_end(self.label, self.steps_arg, self.fixed_steps, self.done, self.num_batches,
+                                 continues=continues)
+            return
+        asked = f"{self.steps_arg}={self.steps}" if self.steps is not None else "its steps"
+        da.warn_user(f"{self.label} ran out of batches after {self.done} of {asked} steps{what}. A generator can be "
+                     "read only once: make sure it yields enough batches (the steps times the epochs or "
+                     "validations), or pass a PyDataset or a list of batches, which start again.")
 
     def epoch_begin(self) -> None:
         if self.kind == DATASET and hasattr(self.data, "on_epoch_begin"):
@@ -244,18 +275,14 @@ def _reject_array_args(api: str, stream_label: str, batch_size=None, y=None, sam
                          "validation_data instead")
 
 
-def _stream(x, api: str, steps, steps_arg: str, shuffle: bool = False, required: bool = False) -> BatchStream:
+def _stream(x, api: str, steps, steps_arg: str, shuffle: bool = False, epochs: int = 1) -> BatchStream:
     stream = BatchStream(x, api, "x", steps, steps_arg, shuffle)
-    if required and stream.steps is None and stream.kind == ITERATOR:
+    if epochs > 1 and stream.steps is None and stream.kind == ITERATOR:
         raise ValueError(f"{stream.label} has no length, so the number of batches per epoch is unknown: pass "
-                         f"{steps_arg}=<batches per epoch>")
+                         f"{steps_arg}=<batches per epoch> (with a generator that yields that many times the "
+                         f"{epochs} epochs). Without it the first epoch reads it to the end and nothing is left "
+                         "for the next; a PyDataset or a list of batches is read again each epoch.")
     return stream
-
-
-def _warn_ran_out(stream: BatchStream, done: int, what: str, stacklevel: int) -> None:
-    warnings.warn(f"{stream.label} ran out of batches after {done} of {stream.steps} steps{what}. Make sure it "
-                  "can yield enough batches (steps per epoch times epochs), or pass a PyDataset or a list of "
-                  "batches, which start again each epoch.", UserWarning, stacklevel=stacklevel)
 
 
 # -- fit --------------------------------------------------------------------------------------------
@@ -268,71 +295,88 @@ class IterableFeeder:
     def __init__(self, model, ts, stream: BatchStream, class_weight):
         self.model, self.ts, self.stream, self.class_weight = model, ts, stream, class_weight
         self.steps = stream.steps
-        self._count = 0
 
     def batches(self, epoch: int):
         self.stream.epoch_begin()
-        self._count = 0
         for step, raw in enumerate(self.stream.epoch()):
             batch = checked_batch(self.model, raw, f"{self.stream.label}, batch {step + 1} of epoch {epoch + 1}",
                                   self.class_weight)
             plan = self.ts.plan_for_batch(batch)
-            self._count = step + 1
             yield plan, da.take_into(batch, slice(None), plan.feeds), len(next(iter(batch.values())))
 
     def end_epoch(self, epoch: int) -> None:
         self.stream.epoch_end()
         if self.stream.ran_out:
-            _warn_ran_out(self.stream, self._count, f" of epoch {epoch + 1}; training stops here", 5)
-            self.model.stop_training = True
+            self.stream.warn_ran_out(f" of epoch {epoch + 1}; training stops here", continues=True)
+            if self.stream.kind == ITERATOR:  # nothing can come after; a pass that ended starts again
+                self.model.stop_training = True
 
 
 def fit_feeder(model, x, y, batch_size, sample_weight, class_weight, validation_split, shuffle,
-               steps_per_epoch) -> IterableFeeder:
-    """The checked source of ``fit(x=<iterable>)``; the model is built from its first batch."""
+               steps_per_epoch, epochs: int = 2) -> IterableFeeder:
+    """The checked source of ``fit(x=<iterable>)`` for ``epochs`` epochs; the model is built from its
+    first batch."""
     _reject_array_args("fit", describe(x), batch_size, y, sample_weight, validation_split)
-    stream = _stream(x, "fit", steps_per_epoch, "steps_per_epoch", shuffle, required=True)
+    stream = _stream(x, "fit", steps_per_epoch, "steps_per_epoch", shuffle, epochs)
     checked_batch(model, stream.peek(), f"{stream.label}, batch 1 of epoch 1", class_weight)
     return IterableFeeder(model, model._train_state_for(), stream, class_weight)
 
 
 class Validation:
-    """``validation_data`` given as an iterable: evaluated by ``Trainer._end_epoch``."""
+    """``validation_data`` given as an iterable: evaluated by ``Trainer._end_epoch``, ``runs`` times."""
 
-    def __init__(self, model, data, steps, batch_size):
+    def __init__(self, model, data, steps, batch_size, runs: int = 1):
         self.stream = BatchStream(data, "fit", "validation_data", steps, "validation_steps")
         if batch_size is not None:
             raise ValueError(f"fit: validation_batch_size must not be given when validation_data is "
                              f"{describe(data)}: each batch it yields already has its size")
-        if self.stream.steps is None and self.stream.kind == ITERATOR:
-            raise ValueError(f"{self.stream.label} has no length: pass validation_steps=<batches per validation>")
+        if self.stream.steps is None and self.stream.kind == ITERATOR and runs > 1:
+            raise ValueError(f"{self.stream.label} has no length and no validation_steps was given, so the first of "
+                             f"the {runs} validations would read it to the end and leave nothing for the others. "
+                             "Pass validation_steps=<batches per validation> with a generator that yields that many "
+                             "for every validation, or a PyDataset or a list of batches (each validation reads it "
+                             "from the start), or validate once (validation_freq).")
         checked_batch(model, self.stream.peek(), f"{self.stream.label}, batch 1")  # errors before training
+        self._warned_empty = False
 
     def evaluate(self, model, callbacks) -> dict:
-        return _evaluate_stream(model, self.stream, callbacks)
+        stream = self.stream
+        logs = _evaluate_stream(model, stream, callbacks, warn=False)
+        if stream.done:
+            if stream.ran_out:
+                stream.warn_ran_out("; the val_* logs cover those")
+            return logs
+        # Keras evaluates again the batches its generator adapter peeked at; graphc has nothing to evaluate:
+        # NaN keeps every History list as long as the epochs
+        if not self._warned_empty:
+            self._warned_empty = True
+            da.warn_user(f"{stream.label} has no batches left (a generator can be read only once), so this and later "
+                         f"validations have NaN val_* logs. Pass validation_steps=<batches per validation> with a "
+                         "generator that yields that many for every validation, or a PyDataset or a list of batches, "
+                         "which each validation reads from the start.")
+        return {k: float("nan") for k in model._log_keys(model._resolve())}
 
 
-def validation(model, validation_data, steps, batch_size):
+def validation(model, validation_data, steps, batch_size, runs: int = 1):
     """A Validation when ``validation_data`` is an iterable of batches, else None."""
     if kind(validation_data) is None:
         return None
-    return Validation(model, validation_data, steps, batch_size)
+    return Validation(model, validation_data, steps, batch_size, runs)
 
 
 # -- evaluate / predict -----------------------------------------------------------------------------
-def _evaluate_stream(model, stream: BatchStream, callbacks) -> dict:
+def _evaluate_stream(model, stream: BatchStream, callbacks, warn: bool = True) -> dict:
+    """The logs over one epoch of ``stream`` from its first batch ({} when it had none)."""
     def batches():
-        for step, raw in enumerate(stream.epoch()):
-            counter[0] = step + 1
+        for step, raw in enumerate(stream.epoch(restart=True)):
             yield checked_batch(model, raw, f"{stream.label}, batch {step + 1}")
 
-    counter = [0]
     stream.epoch_begin()
     logs = model._evaluate_batches(batches(), callbacks)
     stream.epoch_end()
-    if stream.ran_out:
-        _warn_ran_out(stream, counter[0], "" if counter[0] else "; no validation logs this time", 5)
-    return logs if counter[0] else {}  # no batches: no loss, and metrics would report their empty state
+    if warn and stream.ran_out:
+        stream.warn_ran_out()
+    return logs if stream.done else {}  # no batches: no loss, and metrics would report their empty state
 
 
 def evaluate(model, x, y, batch_size, sample_weight, steps, callbacks, verbose) -> dict:
@@ -354,15 +398,13 @@ def predict(model, x, batch_size, steps, device, verbose: int = 0, callbacks=Non
     _checked_x(model, stream.peek(), f"{stream.label}, batch 1")  # builds the model
     exe = model._executable(device)
     stream.epoch_begin()
-    count = [0]
 
     def batches():
-        for step, raw in enumerate(stream.epoch()):
-            count[0] += 1
+        for step, raw in enumerate(stream.epoch(restart=True)):
             yield _checked_x(model, raw, f"{stream.label}, batch {step + 1}")
 
     out = model._predict_batches(exe, batches(), stream.steps, verbose, callbacks)
     stream.epoch_end()
     if stream.ran_out:
-        _warn_ran_out(stream, count[0], "", 4)
+        stream.warn_ran_out()
     return out

@@ -74,6 +74,9 @@ def fit(model, backend: str, x=None, y=None, batch_size=None, epochs: int = 1, v
         raise NotImplementedError(f'fit(backend="{backend}") trains on arrays only; x is {iterables.describe(x)}. '
                                   f'Pass arrays, or train with backend="{DEFAULT_BACKEND}" (the default), which '
                                   "takes generators, PyDatasets and lists of batches.")
+    if steps_per_epoch is not None:
+        raise NotImplementedError(f'fit(backend="{backend}"): steps_per_epoch is not supported; use batch_size, or '
+                                  f'train with backend="{DEFAULT_BACKEND}" (the default), which takes it')
     from runtime.ort_training import training_api
 
     training_api()  # ImportError with the install command, before any work
@@ -93,7 +96,7 @@ def _fit_ort_training(model, x, y, batch_size, epochs, verbose, callbacks, valid
 
     batch_size, verbose, feeds, ys, sws, n, r, val = model._fit_data(
         x, y, batch_size, verbose, sample_weight, class_weight, validation_split, validation_data, steps_per_epoch,
-        validation_steps, validation_batch_size)
+        validation_steps, validation_batch_size, iterables.validation_runs(initial_epoch, epochs, validation_freq))
     _warn_about_differences(model, r)
 
     optimizer = model.optimizer
@@ -136,7 +139,7 @@ def _fit_ort_training(model, x, y, batch_size, epochs, verbose, callbacks, valid
             logs = {"loss": total / max(count, 1)}
             # the Variables follow each epoch, so validation and epoch-end callbacks see the new weights
             _copy_back(model, session, iterations, trainable)
-            model._end_epoch(cbs, epoch, logs, val, validation_freq, validation_batch_size or batch_size)
+            model._end_epoch(cbs, epoch, logs, val, validation_freq)
             if model.stop_training:
                 break
         _copy_back(model, session, iterations, trainable)

@@ -328,29 +328,33 @@ class Trainer:
 
     # -- fit --------------------------------------------------------------------------------------
     def _fit_data(self, x, y, batch_size, verbose, sample_weight, class_weight, validation_split,
-                  validation_data, steps_per_epoch, validation_steps=None, validation_batch_size=None):
+                  validation_data, steps_per_epoch, validation_steps=None, validation_batch_size=None,
+                  validation_runs: int = 1):
         """fit's checked inputs, shared by every backend: batch size, verbosity, feeds, targets, sample
-        weights, row count, resolved losses/metrics and the validation data (arrays, or an
-        ``iterables.Validation`` for an iterable of batches), labels range-checked."""
-        batch_size = data_utils.check_batch_size(32 if batch_size is None else batch_size)
-        if steps_per_epoch is not None:
-            raise NotImplementedError("fit: steps_per_epoch is not supported for array data; use batch_size")
+        weights, row count, resolved losses/metrics and the validation data (``da.ArrayValidation``, or
+        an ``iterables.Validation`` for an iterable of batches), labels range-checked. Without a
+        ``batch_size``, ``steps_per_epoch`` batches cover the training rows once (Keras' rule)."""
+        steps_per_epoch = da.check_steps(steps_per_epoch, "fit: steps_per_epoch")
         verbose = 1 if verbose == "auto" else int(verbose)
         feeds, ys, sws, n = self._prepare(x, y, sample_weight, class_weight, "fit")
         r = self._resolve()
-        val = self._validation_data(validation_data, validation_steps, validation_batch_size)
+        val = self._validation_data(validation_data, validation_steps, validation_batch_size, batch_size,
+                                    validation_runs)
         if val is None and validation_split:
-            (feeds, ys, sws), val = da.split_validation([feeds, ys, sws], validation_split)
-            val = tuple(val)
+            (feeds, ys, sws), (vf, vy, vs) = da.split_validation([feeds, ys, sws], validation_split)
             n = data_utils.num_rows(feeds, "x")
-            da.check_label_range(val[1], r["losses"], r["types"], len(r["names"]) > 1)
+            da.check_label_range(vy, r["losses"], r["types"], len(r["names"]) > 1)
+            val = da.ArrayValidation(vf, vy, vs, validation_batch_size or batch_size, validation_steps,
+                                     "fit: validation_split")
         da.check_label_range(ys, r["losses"], r["types"], len(r["names"]) > 1)
+        batch_size = da.resolve_batch_size(batch_size, n, steps_per_epoch)
         return batch_size, verbose, feeds, ys, sws, n, r, val
 
-    def _validation_data(self, validation_data, steps, batch_size):
-        """``validation_data`` checked: arrays ``(feeds, targets, sample weights)`` with labels in range,
-        an ``iterables.Validation`` for an iterable of batches, or None."""
-        val = iterables.validation(self, validation_data, steps, batch_size)
+    def _validation_data(self, validation_data, steps, validation_batch_size, batch_size=None, runs: int = 1):
+        """``validation_data`` checked: a ``da.ArrayValidation`` for arrays (labels in range, batches of
+        ``validation_batch_size or batch_size`` rows as in Keras), an ``iterables.Validation`` for an
+        iterable of batches, or None. ``runs``: how many times fit will validate."""
+        val = iterables.validation(self, validation_data, steps, validation_batch_size, runs)
         if val is not None or validation_data is None:
             return val
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
@@ -360,7 +364,7 @@ class Trainer:
         val = self._prepare(validation_data[0], validation_data[1], vsw, None, "validation_data")[:3]
         r = self._resolve()
         da.check_label_range(val[1], r["losses"], r["types"], len(r["names"]) > 1)
-        return val
+        return da.ArrayValidation(*val, validation_batch_size or batch_size, steps)
 
     def fit(self, x=None, y=None, batch_size=None, epochs: int = 1, verbose="auto", callbacks=None,
             validation_split: float = 0.0, validation_data=None, shuffle: bool = True, class_weight=None,
@@ -371,6 +375,8 @@ class Trainer:
         ``x`` is array data (with ``y``, ``batch_size``...) or an iterable of ``(x, y)`` /
         ``(x, y, sample_weight)`` batches: a generator (with ``steps_per_epoch``), a
         ``graphc.utils.PyDataset`` or a list; so may ``validation_data`` be (see ``iterables``).
+        ``steps_per_epoch`` / ``validation_steps`` count batches as in Keras, for arrays too (see
+        ``data_adapter``).
 
         ``backend="onnxruntime-training"`` trains through onnxruntime-training's Module / Optimizer
         instead (``ort_training_backend``; needs ``pip install graphc[training]``)."""
@@ -383,24 +389,23 @@ class Trainer:
 
         self._require_compiled("training the model (fit)")
         verbose = 1 if verbose == "auto" else int(verbose)
+        runs = iterables.validation_runs(initial_epoch, epochs, validation_freq)
         if iterables.kind(x) is not None:  # a generator, PyDataset, list of batches...
             feeder = iterables.fit_feeder(self, x, y, batch_size, sample_weight, class_weight, validation_split,
-                                          shuffle, steps_per_epoch)
+                                          shuffle, steps_per_epoch, epochs - initial_epoch)
             r = self._resolve()
-            val = self._validation_data(validation_data, validation_steps, validation_batch_size)
+            val = self._validation_data(validation_data, validation_steps, validation_batch_size, None, runs)
         else:
             batch_size, verbose, feeds, ys, sws, n, r, val = self._fit_data(
                 x, y, batch_size, verbose, sample_weight, class_weight, validation_split, validation_data,
-                steps_per_epoch, validation_steps, validation_batch_size)
+                steps_per_epoch, validation_steps, validation_batch_size, runs)
             feeder = da.ArrayFeeder(self._train_state_for(), self._batch_feeds(feeds, ys, sws), n, batch_size,
-                                    shuffle)
+                                    shuffle, da.check_steps(steps_per_epoch, "fit: steps_per_epoch"))
         cbs = CallbackList(callbacks, model=self, add_history=True, add_progbar=verbose != 0, verbose=verbose,
                            epochs=epochs, steps=feeder.steps)
-        return self._train_epochs(feeder, cbs, r, epochs, initial_epoch, val, validation_freq,
-                                  validation_batch_size or batch_size or 32)
+        return self._train_epochs(feeder, cbs, r, epochs, initial_epoch, val, validation_freq)
 
-    def _train_epochs(self, feeder, cbs, r, epochs: int, initial_epoch: int, val, validation_freq: int,
-                      val_batch_size: int):
+    def _train_epochs(self, feeder, cbs, r, epochs: int, initial_epoch: int, val, validation_freq: int):
         """fit's epoch loop for every kind of data: ``feeder.batches(epoch)`` yields ``(plan, batch, rows)``
         with the batch already in the plan's bound input buffers (``da.ArrayFeeder``,
         ``iterables.IterableFeeder``)."""
@@ -433,21 +438,17 @@ class Trainer:
             if self.stop_training and not tracker.count:
                 break  # the data ran out at the start of this epoch: nothing to report
             logs = tracker.logs()
-            self._end_epoch(cbs, epoch, logs, val, validation_freq, val_batch_size)
+            self._end_epoch(cbs, epoch, logs, val, validation_freq)
             if self.stop_training:
                 break
         ts.sync()
         cbs.on_train_end(logs)
         return self.history
 
-    def _end_epoch(self, cbs, epoch: int, logs: dict, val, validation_freq: int, batch_size: int) -> None:
+    def _end_epoch(self, cbs, epoch: int, logs: dict, val, validation_freq: int) -> None:
         """Validates when this epoch is due (adding ``val_*`` entries to ``logs``), then ``on_epoch_end``."""
-        if val is not None and (epoch + 1) % validation_freq == 0:
-            if isinstance(val, iterables.Validation):
-                val_logs = val.evaluate(self, cbs)
-            else:
-                val_logs = self._evaluate_arrays(*val, batch_size=batch_size, callbacks=cbs)
-            logs.update({"val_" + k: v for k, v in val_logs.items()})
+        if val is not None and iterables.should_validate(epoch, validation_freq):
+            logs.update({"val_" + k: v for k, v in val.evaluate(self, cbs).items()})
         cbs.on_epoch_end(epoch, logs)
 
     # -- evaluate ---------------------------------------------------------------------------------
@@ -462,13 +463,14 @@ class Trainer:
         if iterables.kind(x) is not None:  # a generator, PyDataset, list of batches...
             logs = iterables.evaluate(self, x, y, batch_size, sample_weight, steps, callbacks, verbose)
             return self._format_results(logs, return_dict)
-        batch_size = data_utils.check_batch_size(32 if batch_size is None else batch_size)
+        steps = da.check_steps(steps, "evaluate: steps")
         feeds, ys, sws, n = self._prepare(x, y, sample_weight, None, "evaluate")
+        batch_size = da.resolve_batch_size(batch_size, n, steps)
         r = self._resolve()
         da.check_label_range(ys, r["losses"], r["types"], len(r["names"]) > 1)
         cbs = CallbackList(callbacks, model=self, add_progbar=verbose != 0, verbose=verbose, epochs=1,
-                           steps=da.num_steps(n, batch_size))
-        logs = self._evaluate_arrays(feeds, ys, sws, batch_size=batch_size, callbacks=cbs)
+                           steps=steps or da.num_steps(n, batch_size))
+        logs = self._evaluate_arrays(feeds, ys, sws, batch_size, cbs, steps, "evaluate: x")
         return self._format_results(logs, return_dict)
 
     def _format_results(self, logs: dict, return_dict: bool):
@@ -477,11 +479,13 @@ class Trainer:
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
-    def _evaluate_arrays(self, feeds, ys, sws, batch_size: int, callbacks=None) -> dict:
+    def _evaluate_arrays(self, feeds, ys, sws, batch_size: int, callbacks=None, steps: int | None = None,
+                         where: str = "evaluate: x", steps_arg: str = "steps") -> dict:
+        """Loss and metrics over the first ``steps`` batches of the arrays (all when None)."""
         n = data_utils.num_rows(feeds, "x")
         data = self._batch_feeds(feeds, ys, sws)
-        return self._evaluate_batches((da.take(data, sel) for sel in da.batch_indices(n, batch_size, False)),
-                                      callbacks)
+        sels = da.eval_selections(n, batch_size, steps, where, steps_arg)
+        return self._evaluate_batches((da.take(data, sel) for sel in sels), callbacks)
 
     def _evaluate_batches(self, batches, callbacks=None) -> dict:
         """Loss and metrics over ``batches`` (an iterable of step feeds), with the test-batch hooks."""

@@ -10,9 +10,11 @@ class PyDataset:
     arrays (by position) or dicts keyed by input / output name, as for array data. ``predict``
     takes ``x`` alone, ``(x,)`` or ``(x, y)``.
 
-    ``fit(ds)`` runs ``len(ds)`` steps per epoch (or ``steps_per_epoch``), visiting the batches in
-    a new random order each epoch when ``shuffle=True`` (the rows inside a batch stay as they are),
-    and calls ``on_epoch_begin`` / ``on_epoch_end`` around each epoch. Batches may differ in size
+    ``fit(ds)`` runs ``len(ds)`` steps per epoch, visiting the batches in a new random order each
+    pass when ``shuffle=True`` (the rows inside a batch stay as they are), and calls
+    ``on_epoch_begin`` / ``on_epoch_end`` around each epoch. With ``steps_per_epoch`` epochs continue
+    through the batches, but, as in Keras, an epoch that reaches the last batch ends there (with a
+    warning) and the next starts a new pass. Batches may differ in size
     (a smaller last batch is fine). ``evaluate(ds)`` and ``predict(ds)`` read the batches in order.
 
     Example:

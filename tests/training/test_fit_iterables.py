@@ -196,20 +196,22 @@ def test_on_epoch_end_once_per_epoch_and_shuffle_permutes_the_batches_not_the_ro
     keras.utils.set_random_seed(0)
     compiled().fit(ds, epochs=4, verbose=0)
     assert ds.epoch_ends == 4
-    orders = [ds.read[7 * e:7 * e + 7] for e in range(4)]
+    orders = [ds.read[1 + 7 * e:8 + 7 * e] for e in range(4)]
     assert all(sorted(o) == list(range(7)) for o in orders)
     assert any(o != list(range(7)) for o in orders)
     ds = Batches(batches_of(x, y))
     compiled().fit(ds, epochs=2, shuffle=False, verbose=0)
-    assert ds.read == list(range(7)) * 2 and ds.epoch_ends == 2
+    assert ds.read[1:] == list(range(7)) * 2 and ds.epoch_ends == 2
 
 
-def test_steps_per_epoch_continues_a_pydataset_across_epochs():
+def test_steps_per_epoch_continues_a_pydataset_across_epochs_but_not_past_the_end_of_a_pass():
     x, y = blobs()
     ds = Batches(batches_of(x, y))
-    compiled().fit(ds, epochs=3, steps_per_epoch=3, shuffle=False, verbose=0)
-    assert ds.read == [0, 1, 2, 3, 4, 5, 6, 0, 1]
-    assert ds.epoch_ends == 3
+    with pytest.warns(UserWarning, match=r"fit: x \(a PyDataset \(Batches\)\) ran out of data after 1 of "
+                                         r"steps_per_epoch=3 steps: it has 7 batches.*next epoch starts a new pass"):
+        hist = compiled().fit(ds, epochs=4, steps_per_epoch=3, shuffle=False, verbose=0)
+    assert ds.read[1:] == [0, 1, 2, 3, 4, 5, 6, 0, 1, 2]  # Keras: epochs of 3, 3, 1 (the pass ends), 3 steps
+    assert ds.epoch_ends == 4 and len(hist.history["loss"]) == 4
 
 
 def test_evaluate_and_predict_on_a_pydataset_equal_the_array_results():
@@ -318,8 +320,9 @@ def test_an_unsized_generator_needs_steps_per_epoch():
     with pytest.raises(ValueError, match=r"fit: x \(a generator\) has no length, so the number of batches per "
                                          r"epoch is unknown: pass steps_per_epoch="):
         model.fit(endless(batches_of(x, y)), epochs=2, verbose=0)
-    with pytest.raises(ValueError, match=r"validation_data \(a generator\) has no length: pass validation_steps="):
-        model.fit(x, y, validation_data=endless(batches_of(x, y)), verbose=0)
+    with pytest.raises(ValueError, match=r"validation_data \(a generator\) has no length and no validation_steps was "
+                                         r"given, so the first of the 2 validations would read it to the end"):
+        model.fit(x, y, epochs=2, validation_data=endless(batches_of(x, y)), verbose=0)
     with pytest.raises(ValueError, match=r"fit: steps_per_epoch: expected a positive int"):
         model.fit(endless(batches_of(x, y)), steps_per_epoch=0, verbose=0)
 
@@ -333,7 +336,7 @@ def test_an_exhausted_generator_is_an_error_and_running_out_stops_training_with_
         hist = model.fit(gen, steps_per_epoch=3, epochs=5, verbose=0)
     ran_out = [w for w in caught if "ran out of batches" in str(w.message)]
     assert len(ran_out) == 1
-    assert "after 1 of 3 steps of epoch 3; training stops here" in str(ran_out[0].message)
+    assert "after 1 of steps_per_epoch=3 steps of epoch 3; training stops here" in str(ran_out[0].message)
     assert len(hist.history["loss"]) == 3 and model.optimizer.iterations == 7
     with pytest.raises(ValueError, match=r"fit: x \(a generator\) yielded no batches \(it is exhausted"):
         model.fit(gen, steps_per_epoch=3, verbose=0)
@@ -371,13 +374,18 @@ def test_the_readme_snippet_runs(capsys):
     assert "13/13" in capsys.readouterr().out
 
 
-def test_a_validation_generator_that_runs_out_warns_and_leaves_later_epochs_without_val_logs():
+def test_a_validation_generator_that_runs_out_warns_and_gives_nan_val_logs_that_keep_the_history_aligned():
     x, y = blobs()
     xv, yv = blobs(64, seed=9)
     model = compiled(metrics=["accuracy"])
-    with pytest.warns(UserWarning, match=r"fit: validation_data \(a generator\) ran out of batches after 0 of 2 "
-                                         r"steps; no validation logs this time"):
-        hist = model.fit(Batches(batches_of(x, y)), epochs=3, verbose=0, validation_steps=2,
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        hist = model.fit(Batches(batches_of(x, y)), epochs=4, verbose=0, validation_steps=2,
                          validation_data=(b for b in batches_of(xv, yv, batch_size=16)))
-    assert len(hist.history["loss"]) == 3
-    assert len(hist.history["val_loss"]) == len(hist.history["val_accuracy"]) == 2
+    lengths = {k: len(v) for k, v in hist.history.items()}
+    assert lengths == {"loss": 4, "accuracy": 4, "val_loss": 4, "val_accuracy": 4}
+    assert np.isfinite(hist.history["val_loss"][:2]).all()
+    assert np.isnan(hist.history["val_loss"][2:]).all() and np.isnan(hist.history["val_accuracy"][2:]).all()
+    left = [str(w.message) for w in caught if "no batches left" in str(w.message)]
+    assert len(left) == 1  # once, not per epoch
+    assert left[0].startswith("fit: validation_data (a generator) has no batches left") and "validation_steps" in left[0]
