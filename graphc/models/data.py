@@ -9,6 +9,8 @@ _KINDS = {"f": "float", "i": "int", "u": "int", "b": "bool"}
 
 
 def _as_array(x, what: str) -> np.ndarray:
+    if x is None:
+        raise TypeError(f"{what}: expected an array, received None")
     if hasattr(x, "numpy") and not isinstance(x, np.ndarray):
         x = x.numpy()
     try:
@@ -16,7 +18,8 @@ def _as_array(x, what: str) -> np.ndarray:
     except Exception as e:  # ragged lists and the like
         raise TypeError(f"{what}: expected an array, received {type(x).__name__} ({e})") from None
     if a.dtype.kind not in _KINDS:
-        raise TypeError(f"{what}: expected a numeric array, received dtype {a.dtype}")
+        got = f"{type(x).__name__} of dtype {a.dtype}" if not isinstance(x, np.ndarray) else f"dtype {a.dtype}"
+        raise TypeError(f"{what}: expected a numeric array (float, int or bool), received {got}")
     return a
 
 

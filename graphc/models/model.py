@@ -49,9 +49,13 @@ class Model(Trainer, Layer):
         if (name is None) == (index is None):
             raise ValueError("get_layer: pass exactly one of name= or index=")
         if index is not None:
+            if not isinstance(index, (int, np.integer)) or isinstance(index, bool):
+                raise TypeError(f"get_layer: index must be an int, received {index!r}")
             if not -len(self.layers) <= index < len(self.layers):
                 raise ValueError(f"get_layer: index {index} is out of range for {len(self.layers)} layers")
             return self.layers[index]
+        if not isinstance(name, str):
+            raise TypeError(f"get_layer: name must be a str, received {name!r}; use get_layer(index=...) for a position")
         for layer in self.layers:
             if layer.name == name:
                 return layer
@@ -165,7 +169,7 @@ class Model(Trainer, Layer):
         exe = self._executable(device)
         feeds = data_utils.standardize_inputs(self, x, "x")
         n = data_utils.num_rows(feeds, "x")
-        batch_size = data_utils.check_batch_size(batch_size or 32)
+        batch_size = data_utils.check_batch_size(32 if batch_size is None else batch_size)
         if n == 0:
             raise ValueError("predict: x has no rows")
         batches = ({k: v[start:start + batch_size] for k, v in feeds.items()} for start in range(0, n, batch_size))
@@ -223,10 +227,12 @@ class Model(Trainer, Layer):
                level: int = 2, debug: bool | None = None, verbose: bool = False):
         """Writes the forward graph as ONNX: optimized, symbolic batch, initializers inside."""
         from graphc.onnx import check, save_model, to_onnx
+        from graphc.onnx.export import check_output_path
         from passes import optimize
 
         if format != "onnx":
             raise ValueError(f"export: format must be 'onnx', received {format!r}")
+        check_output_path(filepath)  # a bad path fails now, not after the graph is built
         graph = optimize(self._trace_graph(False), level=level, debug=debug, export=True)
         proto = to_onnx(graph, opset=opset, ir_version=ir_version)
         check(proto)

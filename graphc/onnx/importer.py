@@ -21,6 +21,7 @@ from onnx import numpy_helper
 from graphc.ir import Graph, TensorType, Value, Variable
 from graphc.ops import get_op
 
+from .files import UnsafeOnnxFileError, check_has_graph, load_onnx
 from .converters import CONVERTERS, _Ctx, _value_type, ir_dtype, supported_ops
 
 __all__ = ["CONVERTERS", "import_model", "ir_dtype", "model_opset", "prepare", "supported_ops"]
@@ -79,6 +80,10 @@ class _Importer:
                 continue  # IR < 4 models list initializers among the inputs
             self.env[vi.name] = g.add_node("Input", [], [_value_type(vi)], {"name": vi.name}).output
         for node in self.model.graph.node:
+            undefined = [n for n in node.input if n and n not in self.env]
+            if undefined:
+                raise ValueError(f"ONNX node {node.name or node.op_type!r} ({node.op_type}) reads {undefined}, which no "
+                                 "graph input, initializer or earlier node defines (a malformed or unsorted graph)")
             ctx = _Ctx(self, node)
             try:
                 out = CONVERTERS[node.op_type](ctx)
@@ -180,11 +185,21 @@ def import_model(model, name: str | None = None, params: bool = False) -> Graph:
 
     Raises:
         NotImplementedError: listing the ops (or features) graphc cannot map.
+        TypeError: ``model`` is none of the above.
+        ValueError: the file or bytes are not a valid ONNX model (``UnsafeOnnxFileError``), or the graph reads
+            a value nothing defines.
     """
     if isinstance(model, (str, os.PathLike)):
-        model = onnx.load(os.fspath(model))
+        model = load_onnx(model)  # external data must stay inside the model's folder
     elif isinstance(model, (bytes, bytearray)):
-        model = onnx.load_from_string(bytes(model))
+        try:
+            model = onnx.load_from_string(bytes(model))
+        except Exception as e:  # protobuf's DecodeError and friends
+            raise UnsafeOnnxFileError(f"model: bytes that are not a valid ONNX model ({type(e).__name__}: {e})") from None
+        check_has_graph(model, "model (bytes)")
+    elif not isinstance(model, onnx.ModelProto):
+        raise TypeError(f"import_model: model must be a path, bytes or an onnx.ModelProto, received "
+                        f"{type(model).__name__}")
     source_opset = _default_opset(model)
     model = prepare(model)
     return _Importer(model, name, params, source_opset).run()

@@ -20,11 +20,14 @@ import os
 
 import numpy as np
 
+from graphc.layers.layer import weight_budget
+
 from .archive import FORMAT_VERSION, ArchiveReader, dumps_json, encode_array, write_archive
 from .config import deserialize_layer, serialize_layer, weight_paths
 from .errors import FileFormatError
 
 MODEL_FORMAT = "graphc.model"
+WEIGHT_SLACK = 1 << 24  # weight elements a config may build beyond what the file stores
 WEIGHTS_FORMAT = "graphc.weights"
 MODEL_SUFFIX = ".graphc"
 WEIGHTS_SUFFIXES = (".weights.graphc",)
@@ -123,6 +126,8 @@ def load_model(filepath, compile: bool = True, custom_objects=None):
     """
     from . import registry, training_state
 
+    if not isinstance(filepath, (str, os.PathLike)):
+        raise TypeError(f"load_model: filepath must be a path (str or os.PathLike), received {type(filepath).__name__}")
     filepath = os.fspath(filepath)
     added = []
     for key, cls in (custom_objects or {}).items():
@@ -135,10 +140,20 @@ def load_model(filepath, compile: bool = True, custom_objects=None):
             config = reader.read_json("config.json")
             if not isinstance(config, dict) or "model" not in config:
                 raise FileFormatError(f"{filepath}: config.json has no 'model' entry")
+            # Every weight the config builds must be stored in the file, one byte per element at least:
+            # a config asking for far more (units=10**12) is refused before anything is allocated. The
+            # slack lets a merely mismatched weight reach the clearer shape check against the manifest.
+            stored = reader.total_size("weights/")
             try:
-                model = deserialize_layer(config["model"], where=f"{filepath}: config.json model")
+                with weight_budget(stored + WEIGHT_SLACK, f"the {stored:,} bytes of weight data in the file"):
+                    model = deserialize_layer(config["model"], where=f"{filepath}: config.json model")
             except RecursionError:
                 raise FileFormatError(f"{filepath}: config.json is nested too deeply") from None
+            except FileFormatError:
+                raise
+            except (TypeError, ValueError, KeyError, NotImplementedError, MemoryError) as e:
+                raise FileFormatError(f"{filepath}: config.json does not describe a model graphc can rebuild: "
+                                      f"{e}") from e
             _read_weights(reader, model)
             if compile and config.get("compile_config") is not None:
                 training_state.restore(model, reader, config.get("compile_config"), config.get("optimizer"))
