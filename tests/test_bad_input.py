@@ -4,6 +4,7 @@ import os
 import zipfile
 
 import numpy as np
+import onnx
 import pytest
 from onnx import TensorProto, helper
 
@@ -162,3 +163,87 @@ def test_import_wrong_argument_type(arg):
 def test_import_node_reading_an_undefined_value():
     with pytest.raises(ValueError, match=r"ONNX node 'Relu' \(Relu\) reads \['q'\], which no graph input"):
         import_model(_relu_model("q"))
+
+
+# -- second round: layers, model construction, saving paths, predict arguments --------------------------------
+@pytest.mark.parametrize("target, shape", [((5,), (3, 4)), ((-1, 5), (3, 4)), ((2, 7), (3, 4))])
+def test_reshape_to_a_different_size(target, shape):
+    with pytest.raises(ValueError, match=rf"Layer \"reshape.*\": cannot reshape input of shape \(None, {shape[0]}, "
+                                         rf"{shape[1]}\) \(12 values per sample\) to target_shape"):
+        layers.Reshape(target)(keras.Input(shape))
+
+
+@pytest.mark.parametrize("target, shape, out", [((-1,), (3, 4), (None, 12)), ((-1, 6), (3, 4), (None, 2, 6)),
+                                                ((4, -1), (None, 4), (None, 4, None))])
+def test_reshape_compatible_sizes_still_work(target, shape, out):
+    assert tuple(layers.Reshape(target)(keras.Input(shape)).shape) == out
+
+
+def test_model_rejects_unknown_keyword():
+    inputs = keras.Input((3,))
+    with pytest.raises(TypeError, match=r"Functional: unexpected keyword argument\(s\) \['frob'\]"):
+        keras.Model(inputs, layers.Dense(2)(inputs), frob=1)
+
+
+@pytest.mark.parametrize("method", ["save", "save_weights", "load_weights"])
+def test_saving_with_a_filepath_of_wrong_type(mlp, method):
+    with pytest.raises(TypeError, match=rf"{method}: filepath must be a path \(str or os.PathLike\), received "
+                                        "NoneType"):
+        getattr(mlp, method)(None)
+
+
+def test_load_weights_from_a_directory(mlp, tmp_path):
+    with pytest.raises(IsADirectoryError, match=r"filepath: .* is a directory, expected a graphc weights file$"):
+        mlp.load_weights(tmp_path)
+
+
+class _Subclassed(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.dense = layers.Dense(2)
+
+    def call(self, x):
+        return self.dense(x)
+
+
+@pytest.mark.parametrize("make", [lambda: keras.Sequential([layers.Dense(2)]), _Subclassed])
+def test_predict_none_before_the_model_is_built(make):
+    with pytest.raises(TypeError, match=r"predict: x is required .*received None"):
+        make().predict(None)
+
+
+@pytest.mark.parametrize("verbose", ["x", -1, 1.5])
+def test_predict_verbose_of_wrong_value(mlp, verbose):
+    with pytest.raises(ValueError, match=rf"verbose: expected \"auto\", 0, 1 or 2, received {verbose!r}"):
+        mlp.predict(X, verbose=verbose)
+
+
+def test_fit_callbacks_not_a_list(mlp):
+    with pytest.raises(TypeError, match=r"callbacks: expected a list of Callback objects, received int"):
+        mlp.fit(X, np.zeros(5, "int64"), callbacks=5, verbose=0)
+
+
+def test_model_call_with_a_second_array_is_refused(mlp):
+    with pytest.raises(TypeError, match=r'Model "mlp" call: expected the inputs and optionally training \(a bool\), '
+                                        r"received 2 positional arguments"):
+        mlp(X, X)
+    np.testing.assert_array_equal(mlp(X, False), mlp(X))  # Keras' positional training flag still works
+
+
+def _exported(tmp_path):
+    inputs = keras.Input((8,), name="x")
+    keras.Model(inputs, layers.Dense(3)(inputs)).export(tmp_path / "m.onnx")
+    return onnx.load(tmp_path / "m.onnx")
+
+
+@pytest.mark.parametrize("corrupt, message", [
+    (lambda p: p.graph.initializer[0].dims.__setitem__(0, 10**6),
+     r"ONNX initializer '.*' \(dims \[1000000, 3\]\) is corrupted"),
+    (lambda p: p.graph.ClearField("output"), r"ONNX graph '.*' has no outputs"),
+    (lambda p: p.graph.node.extend([p.graph.node[-1]]), r"writes '.*', which is already defined"),
+])
+def test_import_malformed_onnx_graph(tmp_path, corrupt, message):
+    proto = _exported(tmp_path)
+    corrupt(proto)
+    with pytest.raises(ValueError, match=message):
+        import_model(proto)

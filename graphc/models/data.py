@@ -89,3 +89,12 @@ def check_batch_size(batch_size) -> int:
     if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
         raise ValueError(f"batch_size: expected a positive int, received {batch_size!r}")
     return int(batch_size)
+
+
+def check_verbose(verbose) -> int:
+    """Keras' ``verbose``: "auto" or an int (0 silent, 1 progress bar, 2 and up one line)."""
+    if isinstance(verbose, str) and verbose == "auto":
+        return 1
+    if not isinstance(verbose, (int, np.integer)) or verbose < 0:
+        raise ValueError(f'verbose: expected "auto", 0, 1 or 2, received {verbose!r}')
+    return int(verbose)

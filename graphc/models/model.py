@@ -32,6 +32,9 @@ class Model(Trainer, Layer):
         name = kwargs.pop("name", None)
         trainable = kwargs.pop("trainable", True)
         dtype = kwargs.pop("dtype", None)
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) {sorted(kwargs)}; a model takes "
+                            "inputs, outputs, name, trainable and dtype")
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         self._graph_cache: dict = {}
         self._input_types = None  # [TensorType] of a subclassed model, from its first call
@@ -162,7 +165,10 @@ class Model(Trainer, Layer):
         ``(x,)`` or ``(x, y)``: the outputs of ``steps`` batches (or all of them) are concatenated.
         ``verbose`` 1 / "auto" shows Keras' progress line, 0 nothing; ``callbacks`` get the
         ``on_predict_*`` hooks, ``on_predict_batch_end`` with ``{"outputs": the batch's outputs}``."""
-        verbose = 1 if verbose == "auto" else int(verbose)
+        verbose = data_utils.check_verbose(verbose)
+        if x is None:
+            raise TypeError("predict: x is required (an array, a list or dict of arrays, or an iterable of batches), "
+                            "received None")
         if iterables.kind(x) is not None:
             return iterables.predict(self, x, batch_size, steps, device, verbose, callbacks)
         self._ensure_built_for(x)  # a Sequential or subclassed model not built yet builds from x's shape
@@ -207,6 +213,12 @@ class Model(Trainer, Layer):
             return recording.record(self, args, kwargs)
         leaves = tree.flatten((args, kwargs))
         if args and not any(isinstance(x, (KerasTensor, Value)) for x in leaves):
+            if len(args) > 2 or (len(args) == 2 and not isinstance(args[1], (bool, np.bool_, type(None)))):
+                raise TypeError(f'Model "{self.name}" call: expected the inputs and optionally training (a bool), '
+                                f"received {len(args)} positional arguments; pass several inputs as one list or "
+                                "dict")
+            if len(args) == 2:
+                kwargs = {**kwargs, "training": bool(args[1])}
             return self._call_on_arrays(args[0], **kwargs)
         return super().__call__(*args, **kwargs)
 

@@ -67,8 +67,13 @@ class _Importer:
     def run(self) -> Graph:
         g = self.graph
         inits = {t.name: t for t in self.model.graph.initializer}
+        if not self.model.graph.output:
+            raise ValueError(f"ONNX graph {self.model.graph.name!r} has no outputs: nothing to import")
         for t in self.model.graph.initializer:
-            array = numpy_helper.to_array(t)
+            try:
+                array = numpy_helper.to_array(t)
+            except (ValueError, TypeError) as e:  # dims that disagree with the stored data
+                raise ValueError(f"ONNX initializer {t.name!r} (dims {list(t.dims)}) is corrupted: {e}") from None
             ir_dtype(t.data_type)
             if self.params and array.dtype.kind == "f":
                 var = Variable(array, t.name)
@@ -95,6 +100,9 @@ class _Importer:
                 raise NotImplementedError(f"{node.op_type}: {len(names)} outputs requested, graphc gives {len(outs)}")
             for n, v in zip(names, outs):
                 if n:
+                    if n in self.env:
+                        raise ValueError(f"ONNX node {node.name or node.op_type!r} ({node.op_type}) writes {n!r}, "
+                                         "which is already defined (a graph must assign each value once)")
                     self.env[n] = v
         outs, names = [], []
         for vi in self.model.graph.output:

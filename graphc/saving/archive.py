@@ -122,7 +122,7 @@ class ArchiveReader:
             raise TypeError(f"filepath: expected a path (str or os.PathLike), received {type(path).__name__}")
         self.path = os.fsdecode(path)
         if os.path.isdir(self.path):
-            raise IsADirectoryError(f"filepath: {self.path} is a directory, expected a {what} file")
+            raise IsADirectoryError(f"filepath: {self.path} is a directory, expected a {what}")
         if not os.path.isfile(self.path):
             raise FileNotFoundError(f"No such file: {self.path}")
         with open(self.path, "rb") as f:

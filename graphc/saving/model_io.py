@@ -51,6 +51,13 @@ def _weights_members(model) -> list[tuple[str, bytes]]:
     return [("weights/manifest.json", dumps_json(manifest))] + members
 
 
+def _filepath(filepath, fn: str) -> str:
+    """The path as a str; anything but a str or os.PathLike is the caller's TypeError, named."""
+    if not isinstance(filepath, (str, os.PathLike)):
+        raise TypeError(f"{fn}: filepath must be a path (str or os.PathLike), received {type(filepath).__name__}")
+    return os.fspath(filepath)
+
+
 def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
     """Saves architecture, weights, compile config and optimizer state as one ``.graphc`` zip.
 
@@ -62,7 +69,7 @@ def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool 
     """
     from . import training_state
 
-    filepath = os.fspath(filepath)
+    filepath = _filepath(filepath, "save")
     if not filepath.endswith(MODEL_SUFFIX):
         raise ValueError(f"save: the file name must end in {MODEL_SUFFIX!r} (received {filepath!r}); use "
                          "save_weights() for .weights.graphc / .weights.h5 files or export() for .onnx")
@@ -126,9 +133,7 @@ def load_model(filepath, compile: bool = True, custom_objects=None):
     """
     from . import registry, training_state
 
-    if not isinstance(filepath, (str, os.PathLike)):
-        raise TypeError(f"load_model: filepath must be a path (str or os.PathLike), received {type(filepath).__name__}")
-    filepath = os.fspath(filepath)
+    filepath = _filepath(filepath, "load_model")
     added = []
     for key, cls in (custom_objects or {}).items():
         if key not in registry._CUSTOM:
@@ -219,7 +224,7 @@ def _read_weights(reader: ArchiveReader, model, skip_mismatch: bool = False) -> 
 
 def save_weights(model, filepath, overwrite: bool = True) -> None:
     """Writes the model's weights: ``.weights.graphc`` (graphc's zip) or ``.weights.h5`` (Keras 3 layout)."""
-    filepath = os.fspath(filepath)
+    filepath = _filepath(filepath, "save_weights")
     if not overwrite and os.path.exists(filepath):
         raise FileExistsError(f"save_weights: {filepath} exists and overwrite=False")
     if filepath.endswith(H5_SUFFIXES):
@@ -238,7 +243,7 @@ def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
 
     All arrays are read and checked before any weight changes, so a bad file leaves the model as it was.
     """
-    filepath = os.fspath(filepath)
+    filepath = _filepath(filepath, "load_weights")
     if filepath.endswith(H5_SUFFIXES):
         from .keras_h5 import load_weights_h5
 
