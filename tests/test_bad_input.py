@@ -100,7 +100,7 @@ def test_export_opset_of_wrong_type(mlp, tmp_path):
 def test_load_model_of_none_or_a_directory(tmp_path):
     with pytest.raises(TypeError, match=r"load_model: filepath must be a path .*received NoneType"):
         keras.load_model(None)
-    with pytest.raises(IsADirectoryError, match=r"filepath: .* is a directory"):
+    with pytest.raises(IsADirectoryError, match=r"load_model: filepath .* is a directory, expected a file"):
         keras.load_model(tmp_path)
 
 
@@ -193,7 +193,7 @@ def test_saving_with_a_filepath_of_wrong_type(mlp, method):
 
 
 def test_load_weights_from_a_directory(mlp, tmp_path):
-    with pytest.raises(IsADirectoryError, match=r"filepath: .* is a directory, expected a graphc weights file$"):
+    with pytest.raises(IsADirectoryError, match=r"load_weights: filepath .* is a directory, expected a file"):
         mlp.load_weights(tmp_path)
 
 
@@ -247,3 +247,12 @@ def test_import_malformed_onnx_graph(tmp_path, corrupt, message):
     corrupt(proto)
     with pytest.raises(ValueError, match=message):
         import_model(proto)
+
+
+@pytest.mark.parametrize("method, name", [("save", "m.graphc"), ("save_weights", "m.weights.graphc"),
+                                          ("save_weights", "m.weights.h5"), ("load_weights", "m.weights.graphc")])
+def test_saving_to_a_directory(mlp, tmp_path, method, name):
+    (tmp_path / name).mkdir()
+    with pytest.raises(IsADirectoryError, match=rf"{method}: filepath .*{name} is a directory"):
+        getattr(mlp, method)(tmp_path / name)
+    assert os.listdir(tmp_path) == [name] and not os.listdir(tmp_path / name)

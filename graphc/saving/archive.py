@@ -92,6 +92,8 @@ def write_archive(path: str, members: list[tuple[str, bytes]]) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"cannot save to {path}: folder {folder} does not exist")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"cannot save to {path}: it is a directory")
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:

@@ -55,7 +55,10 @@ def _filepath(filepath, fn: str) -> str:
     """The path as a str; anything but a str or os.PathLike is the caller's TypeError, named."""
     if not isinstance(filepath, (str, os.PathLike)):
         raise TypeError(f"{fn}: filepath must be a path (str or os.PathLike), received {type(filepath).__name__}")
-    return os.fspath(filepath)
+    filepath = os.fspath(filepath)
+    if os.path.isdir(filepath):
+        raise IsADirectoryError(f"{fn}: filepath {filepath} is a directory, expected a file")
+    return filepath
 
 
 def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
