@@ -149,6 +149,8 @@ class CallbackList:
             callbacks = []
         elif isinstance(callbacks, Callback):
             callbacks = [callbacks]
+        elif not isinstance(callbacks, (list, tuple)):
+            raise TypeError(f"callbacks: expected a list of Callback objects, received {type(callbacks).__name__}")
         callbacks = list(callbacks)
         for cb in callbacks:
             if not isinstance(cb, Callback):

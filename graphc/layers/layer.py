@@ -9,6 +9,8 @@
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import inspect
 
 import numpy as np
@@ -21,6 +23,25 @@ from graphc.tensor import CallNode, KerasTensor
 
 def _is_symbolic(x) -> bool:
     return isinstance(x, KerasTensor)
+
+
+# While a saved model is rebuilt, weights may not exceed what its file can hold (``weight_budget``).
+_WEIGHT_BUDGET: contextvars.ContextVar = contextvars.ContextVar("weight_budget", default=None)
+
+
+@contextlib.contextmanager
+def weight_budget(max_elements: int, source: str):
+    """Caps the weight elements that layers may create inside the block (a hostile config's sizes).
+
+    Args:
+        max_elements: how many weight elements may be created in all.
+        source: what the cap comes from, for the error message.
+    """
+    token = _WEIGHT_BUDGET.set([int(max_elements), source])
+    try:
+        yield
+    finally:
+        _WEIGHT_BUDGET.reset(token)
 
 
 class Layer:
@@ -80,7 +101,21 @@ class Layer:
         shape = tuple(int(d) for d in shape)
         name = name or f"variable_{len(self._own_weights)}"
         dtype = as_dtype(dtype or self.dtype)
-        value = initializers.get(initializer)(shape, dtype)
+        if any(d < 0 for d in shape):
+            raise ValueError(f'Layer "{self.name}": weight {name!r} has a negative dimension in shape {shape}')
+        elements = int(np.prod(shape, dtype=np.float64))
+        size = elements * np.dtype(dtype).itemsize
+        budget = _WEIGHT_BUDGET.get()
+        if budget is not None:
+            if elements > budget[0]:
+                raise ValueError(f'Layer "{self.name}": weight {name!r} of shape {shape} has {elements:,} elements, '
+                                 f"far more than {budget[1]} can hold")
+            budget[0] -= elements
+        try:
+            value = initializers.get(initializer)(shape, dtype)
+        except MemoryError:
+            raise MemoryError(f'Layer "{self.name}": cannot allocate weight {name!r} of shape {shape} {dtype} '
+                              f"({size / 2**30:.1f} GiB); check the layer's sizes") from None
         var = Variable(value, name, trainable=trainable, dtype=dtype, copy=False)
         var.path = f"{self.name}/{name}"
         var._layer = self
@@ -143,14 +178,25 @@ class Layer:
 
     def set_weights(self, weights) -> None:
         mine = self.weights
+        if isinstance(weights, (dict, str, bytes)) or not hasattr(weights, "__iter__"):
+            raise TypeError(f'Layer "{self.name}": set_weights expected a list of {len(mine)} arrays, received '
+                            f"{type(weights).__name__}")
         weights = list(weights)
         if len(weights) != len(mine):
             raise ValueError(f'Layer "{self.name}": set_weights expected {len(mine)} arrays, received {len(weights)}')
-        for var, w in zip(mine, weights):
-            w = np.asarray(w)
+        arrays = []
+        for i, (var, w) in enumerate(zip(mine, weights)):
+            try:
+                w = np.asarray(w)
+            except ValueError as e:  # ragged nested lists
+                raise TypeError(f'Layer "{self.name}": set_weights weights[{i}] ({var.path}) is not an array: {e}') from None
             if w.shape != var.shape:
                 raise ValueError(f'Layer "{self.name}": weight {var.path} expects shape {var.shape}, received {w.shape}')
-        for var, w in zip(mine, weights):
+            if w.dtype.kind not in "fiub":
+                raise TypeError(f'Layer "{self.name}": set_weights weights[{i}] ({var.path}) expects a numeric array '
+                                f"of dtype {var.dtype}, received dtype {w.dtype}")
+            arrays.append(w)
+        for var, w in zip(mine, arrays):
             var.assign(w)
 
     def count_params(self) -> int:

@@ -1,6 +1,8 @@
 """Flatten and Reshape."""
 from __future__ import annotations
 
+import numpy as np
+
 from graphc import ops
 
 from .layer import Layer
@@ -40,11 +42,24 @@ class Reshape(Layer):
                              f"{self.target_shape}")
 
     def call(self, inputs):
+        self._check_size(tuple(inputs.type.keras_shape())[1:])
         try:
             return ops.reshape(inputs, (0,) + self.target_shape)
         except ValueError as e:
             raise ValueError(f'Layer "{self.name}": cannot reshape input of shape {inputs.type.keras_shape()} '
                              f"to target_shape {self.target_shape}: {e}") from None
+
+    def _check_size(self, dims: tuple) -> None:
+        """The batch axis is kept, so the other axes must hold as many elements as target_shape."""
+        if not all(isinstance(d, int) for d in dims):
+            return
+        have = int(np.prod(dims, dtype=np.int64))
+        want = int(np.prod([d for d in self.target_shape if d != -1], dtype=np.int64))
+        ok = have % want == 0 if -1 in self.target_shape else have == want
+        if not ok:
+            raise ValueError(f'Layer "{self.name}": cannot reshape input of shape {(None,) + dims} ({have} values per '
+                             f"sample) to target_shape {self.target_shape} ({want} values"
+                             f"{' times a multiple' if -1 in self.target_shape else ''})")
 
     def get_config(self):
         return {**super().get_config(), "target_shape": list(self.target_shape)}

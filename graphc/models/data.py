@@ -9,6 +9,8 @@ _KINDS = {"f": "float", "i": "int", "u": "int", "b": "bool"}
 
 
 def _as_array(x, what: str) -> np.ndarray:
+    if x is None:
+        raise TypeError(f"{what}: expected an array, received None")
     if hasattr(x, "numpy") and not isinstance(x, np.ndarray):
         x = x.numpy()
     try:
@@ -16,7 +18,8 @@ def _as_array(x, what: str) -> np.ndarray:
     except Exception as e:  # ragged lists and the like
         raise TypeError(f"{what}: expected an array, received {type(x).__name__} ({e})") from None
     if a.dtype.kind not in _KINDS:
-        raise TypeError(f"{what}: expected a numeric array, received dtype {a.dtype}")
+        got = f"{type(x).__name__} of dtype {a.dtype}" if not isinstance(x, np.ndarray) else f"dtype {a.dtype}"
+        raise TypeError(f"{what}: expected a numeric array (float, int or bool), received {got}")
     return a
 
 
@@ -86,3 +89,12 @@ def check_batch_size(batch_size) -> int:
     if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
         raise ValueError(f"batch_size: expected a positive int, received {batch_size!r}")
     return int(batch_size)
+
+
+def check_verbose(verbose) -> int:
+    """Keras' ``verbose``: "auto" or an int (0 silent, 1 progress bar, 2 and up one line)."""
+    if isinstance(verbose, str) and verbose == "auto":
+        return 1
+    if not isinstance(verbose, (int, np.integer)) or verbose < 0:
+        raise ValueError(f'verbose: expected "auto", 0, 1 or 2, received {verbose!r}')
+    return int(verbose)

@@ -33,6 +33,9 @@ class Model(Trainer, Layer):
         name = kwargs.pop("name", None)
         trainable = kwargs.pop("trainable", True)
         dtype = kwargs.pop("dtype", None)
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) {sorted(kwargs)}; a model takes "
+                            "inputs, outputs, name, trainable and dtype")
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         self._graph_cache: dict = {}
         self._input_types = None  # [TensorType] of a subclassed model, from its first call
@@ -50,9 +53,13 @@ class Model(Trainer, Layer):
         if (name is None) == (index is None):
             raise ValueError("get_layer: pass exactly one of name= or index=")
         if index is not None:
+            if not isinstance(index, (int, np.integer)) or isinstance(index, bool):
+                raise TypeError(f"get_layer: index must be an int, received {index!r}")
             if not -len(self.layers) <= index < len(self.layers):
                 raise ValueError(f"get_layer: index {index} is out of range for {len(self.layers)} layers")
             return self.layers[index]
+        if not isinstance(name, str):
+            raise TypeError(f"get_layer: name must be a str, received {name!r}; use get_layer(index=...) for a position")
         for layer in self.layers:
             if layer.name == name:
                 return layer
@@ -159,7 +166,10 @@ class Model(Trainer, Layer):
         ``(x,)`` or ``(x, y)``: the outputs of ``steps`` batches (or all of them) are concatenated.
         ``verbose`` 1 / "auto" shows Keras' progress line, 0 nothing; ``callbacks`` get the
         ``on_predict_*`` hooks, ``on_predict_batch_end`` with ``{"outputs": the batch's outputs}``."""
-        verbose = 1 if verbose == "auto" else int(verbose)
+        verbose = data_utils.check_verbose(verbose)
+        if x is None:
+            raise TypeError("predict: x is required (an array, a list or dict of arrays, or an iterable of batches), "
+                            "received None")
         if iterables.kind(x) is not None:
             return iterables.predict(self, x, batch_size, steps, device, verbose, callbacks)
         self._ensure_built_for(x)  # a Sequential or subclassed model not built yet builds from x's shape
@@ -206,6 +216,12 @@ class Model(Trainer, Layer):
             return recording.record(self, args, kwargs)
         leaves = tree.flatten((args, kwargs))
         if args and not any(isinstance(x, (KerasTensor, Value)) for x in leaves):
+            if len(args) > 2 or (len(args) == 2 and not isinstance(args[1], (bool, np.bool_, type(None)))):
+                raise TypeError(f'Model "{self.name}" call: expected the inputs and optionally training (a bool), '
+                                f"received {len(args)} positional arguments; pass several inputs as one list or "
+                                "dict")
+            if len(args) == 2:
+                kwargs = {**kwargs, "training": bool(args[1])}
             return self._call_on_arrays(args[0], **kwargs)
         return super().__call__(*args, **kwargs)
 
@@ -226,10 +242,12 @@ class Model(Trainer, Layer):
                level: int = 2, debug: bool | None = None, verbose: bool = False):
         """Writes the forward graph as ONNX: optimized, symbolic batch, initializers inside."""
         from graphc.onnx import check, save_model, to_onnx
+        from graphc.onnx.export import check_output_path
         from passes import optimize
 
         if format != "onnx":
             raise ValueError(f"export: format must be 'onnx', received {format!r}")
+        check_output_path(filepath)  # a bad path fails now, not after the graph is built
         graph = optimize(self._trace_graph(False), level=level, debug=debug, export=True)
         proto = to_onnx(graph, opset=opset, ir_version=ir_version)
         check(proto)

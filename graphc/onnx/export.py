@@ -167,6 +167,9 @@ def to_onnx(
     Returns:
         The ModelProto, not yet checked.
     """
+    for arg, value in (("opset", opset), ("ir_version", ir_version)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+            raise TypeError(f"{arg}: expected an int, received {value!r}")
     if not 13 <= opset <= MAX_OPSET:
         raise ValueError(f"opset: expected 13 to {MAX_OPSET}, received {opset}")
     ctx = _Lowering(opset)
@@ -260,14 +263,45 @@ def check(model: onnx.ModelProto) -> None:
     onnx.checker.check_model(model, full_check=True)
 
 
+def check_output_path(path) -> tuple[str, str]:
+    """Validates a file path to write (``filepath`` of export / export_training), creating its folder.
+
+    Returns:
+        The path as a str and its folder.
+
+    Raises:
+        TypeError: not a path. IsADirectoryError: the path is a directory. NotADirectoryError /
+        PermissionError: the folder cannot be created.
+    """
+    import os
+
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"filepath: expected a path (str or os.PathLike), received {type(path).__name__}")
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"filepath: {path} is a directory; give a file name such as "
+                                f"{os.path.join(path, 'model.onnx')}")
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise NotADirectoryError(f"filepath: cannot write {path}: a part of its folder {folder} is a file, not a "
+                                 "directory") from None
+    except PermissionError as e:
+        raise PermissionError(f"filepath: cannot create the folder {folder} for {path}: {e.strerror}") from None
+    return path, folder
+
+
 def save_model(model: onnx.ModelProto, path: str) -> None:
     """Writes atomically (temporary file, then rename); large models use external data."""
     import os
     import tempfile
 
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".graphc-", suffix=".onnx")
+    path, folder = check_output_path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".graphc-", suffix=".onnx")
+    except PermissionError as e:
+        raise PermissionError(f"filepath: cannot write to the folder {folder}: {e.strerror}") from None
     os.close(fd)
     try:
         if model.ByteSize() > 2_000_000_000:

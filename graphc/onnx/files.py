@@ -74,6 +74,12 @@ def check_external_data(model: onnx.ModelProto, folder: str, path: str) -> list[
     return files
 
 
+def check_has_graph(model: onnx.ModelProto, where: str) -> None:
+    """An empty file parses as an empty ModelProto: refuse a model without a graph."""
+    if not model.HasField("graph"):
+        raise UnsafeOnnxFileError(f"{where}: not a valid ONNX model (it has no graph; the file is empty or truncated)")
+
+
 def load_onnx(path, load_external_data: bool = True) -> onnx.ModelProto:
     """Reads an ONNX model, refusing external data that points outside the file's folder.
 
@@ -85,11 +91,16 @@ def load_onnx(path, load_external_data: bool = True) -> onnx.ModelProto:
         UnsafeOnnxFileError: not a valid ONNX protobuf, or an external-data reference escapes the folder.
             (``graphc.saving.load_onnx`` raises it as ``graphc.saving.FileFormatError``.)
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"load_onnx: path must be a str or os.PathLike, received {type(path).__name__}")
     path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No such file: {path}" + (" (it is a directory)" if os.path.isdir(path) else ""))
     try:
         model = onnx.load_model(path, load_external_data=False)
     except Exception as e:  # protobuf raises DecodeError and friends
         raise UnsafeOnnxFileError(f"{path}: not a valid ONNX model ({type(e).__name__}: {e})") from None
+    check_has_graph(model, path)
     folder = os.path.dirname(os.path.abspath(path))
     check_external_data(model, folder, path)
     if load_external_data:

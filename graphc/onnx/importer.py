@@ -21,6 +21,7 @@ from onnx import numpy_helper
 from graphc.ir import Graph, TensorType, Value, Variable
 from graphc.ops import get_op
 
+from .files import UnsafeOnnxFileError, check_has_graph, load_onnx
 from .converters import CONVERTERS, _Ctx, _value_type, ir_dtype, supported_ops
 
 __all__ = ["CONVERTERS", "import_model", "ir_dtype", "model_opset", "prepare", "supported_ops"]
@@ -66,8 +67,13 @@ class _Importer:
     def run(self) -> Graph:
         g = self.graph
         inits = {t.name: t for t in self.model.graph.initializer}
+        if not self.model.graph.output:
+            raise ValueError(f"ONNX graph {self.model.graph.name!r} has no outputs: nothing to import")
         for t in self.model.graph.initializer:
-            array = numpy_helper.to_array(t)
+            try:
+                array = numpy_helper.to_array(t)
+            except (ValueError, TypeError) as e:  # dims that disagree with the stored data
+                raise ValueError(f"ONNX initializer {t.name!r} (dims {list(t.dims)}) is corrupted: {e}") from None
             ir_dtype(t.data_type)
             if self.params and array.dtype.kind == "f":
                 var = Variable(array, t.name)
@@ -79,6 +85,10 @@ class _Importer:
                 continue  # IR < 4 models list initializers among the inputs
             self.env[vi.name] = g.add_node("Input", [], [_value_type(vi)], {"name": vi.name}).output
         for node in self.model.graph.node:
+            undefined = [n for n in node.input if n and n not in self.env]
+            if undefined:
+                raise ValueError(f"ONNX node {node.name or node.op_type!r} ({node.op_type}) reads {undefined}, which no "
+                                 "graph input, initializer or earlier node defines (a malformed or unsorted graph)")
             ctx = _Ctx(self, node)
             try:
                 out = CONVERTERS[node.op_type](ctx)
@@ -90,6 +100,9 @@ class _Importer:
                 raise NotImplementedError(f"{node.op_type}: {len(names)} outputs requested, graphc gives {len(outs)}")
             for n, v in zip(names, outs):
                 if n:
+                    if n in self.env:
+                        raise ValueError(f"ONNX node {node.name or node.op_type!r} ({node.op_type}) writes {n!r}, "
+                                         "which is already defined (a graph must assign each value once)")
                     self.env[n] = v
         outs, names = [], []
         for vi in self.model.graph.output:
@@ -180,11 +193,21 @@ def import_model(model, name: str | None = None, params: bool = False) -> Graph:
 
     Raises:
         NotImplementedError: listing the ops (or features) graphc cannot map.
+        TypeError: ``model`` is none of the above.
+        ValueError: the file or bytes are not a valid ONNX model (``UnsafeOnnxFileError``), or the graph reads
+            a value nothing defines.
     """
     if isinstance(model, (str, os.PathLike)):
-        model = onnx.load(os.fspath(model))
+        model = load_onnx(model)  # external data must stay inside the model's folder
     elif isinstance(model, (bytes, bytearray)):
-        model = onnx.load_from_string(bytes(model))
+        try:
+            model = onnx.load_from_string(bytes(model))
+        except Exception as e:  # protobuf's DecodeError and friends
+            raise UnsafeOnnxFileError(f"model: bytes that are not a valid ONNX model ({type(e).__name__}: {e})") from None
+        check_has_graph(model, "model (bytes)")
+    elif not isinstance(model, onnx.ModelProto):
+        raise TypeError(f"import_model: model must be a path, bytes or an onnx.ModelProto, received "
+                        f"{type(model).__name__}")
     source_opset = _default_opset(model)
     model = prepare(model)
     return _Importer(model, name, params, source_opset).run()

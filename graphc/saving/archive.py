@@ -92,6 +92,8 @@ def write_archive(path: str, members: list[tuple[str, bytes]]) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"cannot save to {path}: folder {folder} does not exist")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"cannot save to {path}: it is a directory")
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -118,7 +120,11 @@ class ArchiveReader:
     """Read-only, validated access to a graphc zip archive held in memory-free streaming form."""
 
     def __init__(self, path: str, what: str = "graphc archive"):
-        self.path = os.fspath(path)
+        if not isinstance(path, (str, bytes, os.PathLike)):
+            raise TypeError(f"filepath: expected a path (str or os.PathLike), received {type(path).__name__}")
+        self.path = os.fsdecode(path)
+        if os.path.isdir(self.path):
+            raise IsADirectoryError(f"filepath: {self.path} is a directory, expected a {what}")
         if not os.path.isfile(self.path):
             raise FileNotFoundError(f"No such file: {self.path}")
         with open(self.path, "rb") as f:
@@ -154,6 +160,10 @@ class ArchiveReader:
 
     def has(self, name: str) -> bool:
         return name in self._infos
+
+    def total_size(self, prefix: str) -> int:
+        """Uncompressed bytes of the members whose names start with ``prefix``, as their headers declare."""
+        return sum(info.file_size for name, info in self._infos.items() if name.startswith(prefix))
 
     def read(self, name: str, max_size: int | None = None) -> bytes:
         info = self._infos.get(name)

@@ -20,11 +20,14 @@ import os
 
 import numpy as np
 
+from graphc.layers.layer import weight_budget
+
 from .archive import FORMAT_VERSION, ArchiveReader, dumps_json, encode_array, write_archive
 from .config import deserialize_layer, serialize_layer, weight_paths
 from .errors import FileFormatError
 
 MODEL_FORMAT = "graphc.model"
+WEIGHT_SLACK = 1 << 24  # weight elements a config may build beyond what the file stores
 WEIGHTS_FORMAT = "graphc.weights"
 MODEL_SUFFIX = ".graphc"
 WEIGHTS_SUFFIXES = (".weights.graphc",)
@@ -48,6 +51,16 @@ def _weights_members(model) -> list[tuple[str, bytes]]:
     return [("weights/manifest.json", dumps_json(manifest))] + members
 
 
+def _filepath(filepath, fn: str) -> str:
+    """The path as a str; anything but a str or os.PathLike is the caller's TypeError, named."""
+    if not isinstance(filepath, (str, os.PathLike)):
+        raise TypeError(f"{fn}: filepath must be a path (str or os.PathLike), received {type(filepath).__name__}")
+    filepath = os.fspath(filepath)
+    if os.path.isdir(filepath):
+        raise IsADirectoryError(f"{fn}: filepath {filepath} is a directory, expected a file")
+    return filepath
+
+
 def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
     """Saves architecture, weights, compile config and optimizer state as one ``.graphc`` zip.
 
@@ -59,7 +72,7 @@ def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool 
     """
     from . import training_state
 
-    filepath = os.fspath(filepath)
+    filepath = _filepath(filepath, "save")
     if not filepath.endswith(MODEL_SUFFIX):
         raise ValueError(f"save: the file name must end in {MODEL_SUFFIX!r} (received {filepath!r}); use "
                          "save_weights() for .weights.graphc / .weights.h5 files or export() for .onnx")
@@ -123,7 +136,7 @@ def load_model(filepath, compile: bool = True, custom_objects=None):
     """
     from . import registry, training_state
 
-    filepath = os.fspath(filepath)
+    filepath = _filepath(filepath, "load_model")
     added = []
     for key, cls in (custom_objects or {}).items():
         if key not in registry._CUSTOM:
@@ -135,10 +148,20 @@ def load_model(filepath, compile: bool = True, custom_objects=None):
             config = reader.read_json("config.json")
             if not isinstance(config, dict) or "model" not in config:
                 raise FileFormatError(f"{filepath}: config.json has no 'model' entry")
+            # Every weight the config builds must be stored in the file, one byte per element at least:
+            # a config asking for far more (units=10**12) is refused before anything is allocated. The
+            # slack lets a merely mismatched weight reach the clearer shape check against the manifest.
+            stored = reader.total_size("weights/")
             try:
-                model = deserialize_layer(config["model"], where=f"{filepath}: config.json model")
+                with weight_budget(stored + WEIGHT_SLACK, f"the {stored:,} bytes of weight data in the file"):
+                    model = deserialize_layer(config["model"], where=f"{filepath}: config.json model")
             except RecursionError:
                 raise FileFormatError(f"{filepath}: config.json is nested too deeply") from None
+            except FileFormatError:
+                raise
+            except (TypeError, ValueError, KeyError, NotImplementedError, MemoryError) as e:
+                raise FileFormatError(f"{filepath}: config.json does not describe a model graphc can rebuild: "
+                                      f"{e}") from e
             _read_weights(reader, model)
             if compile and config.get("compile_config") is not None:
                 training_state.restore(model, reader, config.get("compile_config"), config.get("optimizer"))
@@ -204,7 +227,7 @@ def _read_weights(reader: ArchiveReader, model, skip_mismatch: bool = False) -> 
 
 def save_weights(model, filepath, overwrite: bool = True) -> None:
     """Writes the model's weights: ``.weights.graphc`` (graphc's zip) or ``.weights.h5`` (Keras 3 layout)."""
-    filepath = os.fspath(filepath)
+    filepath = _filepath(filepath, "save_weights")
     if not overwrite and os.path.exists(filepath):
         raise FileExistsError(f"save_weights: {filepath} exists and overwrite=False")
     if filepath.endswith(H5_SUFFIXES):
@@ -223,7 +246,7 @@ def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
 
     All arrays are read and checked before any weight changes, so a bad file leaves the model as it was.
     """
-    filepath = os.fspath(filepath)
+    filepath = _filepath(filepath, "load_weights")
     if filepath.endswith(H5_SUFFIXES):
         from .keras_h5 import load_weights_h5
 
