@@ -256,3 +256,96 @@ def test_saving_to_a_directory(mlp, tmp_path, method, name):
     with pytest.raises(IsADirectoryError, match=rf"{method}: filepath .*{name} is a directory"):
         getattr(mlp, method)(tmp_path / name)
     assert os.listdir(tmp_path) == [name] and not os.listdir(tmp_path / name)
+
+
+# -- training entry points (fit, evaluate, the *_on_batch, compile) ---------------------------------------------
+def _regression():
+    inputs = keras.Input((8,))
+    model = keras.Model(inputs, layers.Dense(3)(inputs))
+    model.compile("adam", "mse")
+    return model
+
+
+def _two_outputs():
+    inputs = keras.Input((8,))
+    return keras.Model(inputs, [layers.Dense(3, name="p")(inputs), layers.Dense(2, name="q")(inputs)])
+
+
+EMPTY = (np.zeros((0, 8), "float32"), np.zeros((0, 3), "float32"))
+Y3 = np.zeros((5, 3), "float32")
+
+
+@pytest.mark.parametrize("entry", ["fit", "evaluate", "train_on_batch", "test_on_batch"])
+def test_zero_rows_are_refused(entry):
+    """0 samples: fit and evaluate returned empty logs and train_on_batch reached onnxruntime."""
+    model = _regression()
+    run = {"fit": lambda: model.fit(*EMPTY, verbose=0), "evaluate": lambda: model.evaluate(*EMPTY, verbose=0),
+           "train_on_batch": lambda: model.train_on_batch(*EMPTY),
+           "test_on_batch": lambda: model.test_on_batch(*EMPTY)}[entry]
+    with pytest.raises(ValueError, match=rf"{entry}: x has no rows \(0 samples\)"):
+        run()
+
+
+@pytest.mark.parametrize("kwargs, exc, message", [
+    ({"epochs": "2"}, TypeError, "fit: epochs must be an int >= 0, received '2'"),
+    ({"epochs": 2.0}, TypeError, "fit: epochs must be an int >= 0, received 2.0"),
+    ({"initial_epoch": -1}, TypeError, "fit: initial_epoch must be an int >= 0, received -1"),
+    ({"verbose": "x"}, ValueError, "verbose: expected \"auto\", 0, 1 or 2, received 'x'"),
+    ({"class_weight": {"a": 1.0}}, TypeError, "class_weight: keys must be class indices .*received the key 'a'"),
+    ({"class_weight": {0: "heavy"}}, TypeError, "class_weight: the weight of class 0 must be a finite number, "
+                                                "received 'heavy'"),
+])
+def test_fit_argument_types(kwargs, exc, message):
+    model = _regression()
+    before = [w.copy() for w in model.get_weights()]
+    with pytest.raises(exc, match=message):
+        model.fit(X, Y3, **{"verbose": 0, **kwargs})
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_evaluate_verbose_of_wrong_value():
+    with pytest.raises(ValueError, match="verbose: expected \"auto\", 0, 1 or 2, received 'x'"):
+        _regression().evaluate(X, Y3, verbose="x")
+
+
+def test_learning_rate_of_wrong_type():
+    with pytest.raises(TypeError, match="adam: learning_rate must be a number or a LearningRateSchedule, received 'x'"):
+        keras.optimizers.Adam(learning_rate="x")
+
+
+@pytest.mark.parametrize("kwargs, exc, message", [
+    ({"metrics": "mae"}, TypeError, r"compile: metrics must be a list, tuple or dict \(by output\), received 'mae'; "
+                                    r"write metrics=\['mae'\]"),
+    ({"loss_weights": "heavy"}, TypeError, "compile: loss_weights must be a number, list or dict, received 'heavy'"),
+    ({"loss_weights": ["a"]}, TypeError, "loss_weights: expected a number for output .*, received 'a'"),
+])
+def test_compile_argument_types(kwargs, exc, message):
+    with pytest.raises(exc, match=message):
+        _regression().compile("adam", "mse", **kwargs)
+
+
+@pytest.mark.parametrize("kwargs, exc, message", [
+    ({"loss": {"p": "mse", "zz": "mse"}}, KeyError, r"loss: key\(s\) \['zz'\] match no output of the model; its "
+                                                    r"outputs are \['p', 'q'\]"),
+    ({"loss": "mse", "loss_weights": [1.0]}, ValueError, r"loss_weights: the model has 2 outputs \['p', 'q'\], "
+                                                         "received 1 values"),
+    ({"loss": "mse", "metrics": {"zz": ["mae"]}}, KeyError, r"metrics: key\(s\) \['zz'\] match no output"),
+])
+def test_compile_matches_losses_to_outputs_when_built(kwargs, exc, message):
+    """A built model's compile matches losses, weights and metrics to its outputs there, not at the first fit."""
+    with pytest.raises(exc, match=message) as e:
+        _two_outputs().compile("adam", **kwargs)
+    assert not str(e.value).startswith(("'", '"'))  # printed as the message, not KeyError's quoted repr
+    if exc is KeyError:
+        assert isinstance(e.value, ValueError)
+
+
+def test_single_output_takes_one_element_lists():
+    """loss=["mse"], loss_weights=[2.0] on a one-output model mean "mse" and 2.0, as in Keras."""
+    a, b = _regression(), _regression()
+    b.set_weights(a.get_weights())
+    a.compile("adam", ["mse"], loss_weights=[2.0])
+    b.compile("adam", "mse")
+    y = np.random.default_rng(1).standard_normal((5, 3)).astype("float32")
+    np.testing.assert_allclose(a.evaluate(X, y, verbose=0), 2.0 * b.evaluate(X, y, verbose=0), rtol=1e-6)

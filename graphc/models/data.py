@@ -5,6 +5,14 @@ import numpy as np
 
 from graphc.ir import TensorType, format_shape
 
+
+class UnknownKeyError(KeyError, ValueError):
+    """A dict key that matches no input or output. A KeyError (what a lookup by name raises) and a
+    ValueError (bad input), printed as the message itself rather than KeyError's quoted repr."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
 _KINDS = {"f": "float", "i": "int", "u": "int", "b": "bool"}
 
 
@@ -50,7 +58,7 @@ def standardize_inputs(model, x, argname: str = "x") -> dict:
     if isinstance(x, dict):
         unknown = [k for k in x if k not in names]
         if unknown:
-            raise KeyError(f"{argname}: key(s) {unknown} match no input of model {model.name!r}; its inputs are "
+            raise UnknownKeyError(f"{argname}: key(s) {unknown} match no input of model {model.name!r}; its inputs are "
                            f"{names}")
         missing = [n for n in names if n not in x]
         if missing:

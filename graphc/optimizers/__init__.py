@@ -105,7 +105,11 @@ class Optimizer:
                 raise TypeError(f"{self.name}: a schedule can only be given when the optimizer is created")
             self._learning_rate = value
             return
-        value = float(np.asarray(value))
+        try:
+            value = float(np.asarray(value))
+        except (TypeError, ValueError):
+            raise TypeError(f"{self.name}: learning_rate must be a number or a LearningRateSchedule, received "
+                            f"{value!r}") from None
         if not math.isfinite(value) or value < 0:
             raise ValueError(f"{self.name}: learning_rate must be a finite number >= 0, received {value}")
         self._learning_rate = value

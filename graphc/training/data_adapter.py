@@ -46,7 +46,7 @@ def by_output(value, output_names: list[str], what: str, allow_single_for_all: b
     if isinstance(value, dict):
         unknown = [k for k in value if k not in output_names]
         if unknown:
-            raise KeyError(f"{what}: key(s) {unknown} match no output of the model; its outputs are {output_names}")
+            raise data_utils.UnknownKeyError(f"{what}: key(s) {unknown} match no output of the model; its outputs are {output_names}")
         return dict(value)
     if isinstance(value, (list, tuple)) and len(output_names) > 1:
         if len(value) != len(output_names):
@@ -154,6 +154,11 @@ def standardize_sample_weights(sample_weight, class_weight, y: dict, output_name
     if class_weight is not None:
         if not isinstance(class_weight, dict):
             raise TypeError(f"class_weight: expected a dict {{class index: weight}}, received {class_weight!r}")
+        for k, v in class_weight.items():
+            if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+                raise TypeError(f"class_weight: keys must be class indices (ints >= 0), received the key {k!r}")
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not np.isfinite(v):
+                raise TypeError(f"class_weight: the weight of class {k} must be a finite number, received {v!r}")
         if len(y) != 1:
             raise ValueError("class_weight is only supported for models with a single output; use sample_weight "
                              "for each output instead")

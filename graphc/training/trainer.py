@@ -54,6 +54,12 @@ class Trainer:
         for leaf in tree.flatten(loss):  # unknown names are an error here, where the user wrote them
             if leaf is not None:
                 losses_mod.get(leaf)
+        for key, m in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
+            if m is not None and not isinstance(m, (list, tuple, dict)):
+                raise TypeError(f"compile: {key} must be a list, tuple or dict (by output), received {m!r}; "
+                                f"write {key}=[{m!r}]")
+        if loss_weights is not None and not isinstance(loss_weights, (int, float, list, tuple, dict)):
+            raise TypeError(f"compile: loss_weights must be a number, list or dict, received {loss_weights!r}")
         self.optimizer = optimizers_mod.get(optimizer)
         self._compile_args = {"loss": loss, "loss_weights": loss_weights, "metrics": metrics,
                               "weighted_metrics": weighted_metrics}
@@ -66,6 +72,8 @@ class Trainer:
         self._train_state = None
         self._eval_cache = {}
         self.stop_training = False
+        if loss is not None and getattr(self, "built", False):
+            self._resolve()  # losses, weights and metrics matched to the outputs: mistakes show here
 
     def get_compile_config(self) -> dict | None:
         """The compile arguments as plain data (names and ``{"class_name", "config"}`` dicts)."""
@@ -143,17 +151,23 @@ class Trainer:
         args = self._compile_args
         if args["loss"] is None:
             raise ValueError("compile() was called without a loss; pass loss=... to compile before fit/evaluate")
-        raw = da.by_output(args["loss"], names, "loss", allow_single_for_all=True)
+        def single(v):  # [v] for a one-output model is v, as in Keras
+            return v[0] if isinstance(v, (list, tuple)) and len(v) == 1 and len(names) == 1 else v
+
+        raw = da.by_output(single(args["loss"]), names, "loss", allow_single_for_all=True)
         loss_objs = {n: (None if raw.get(n) is None else losses_mod.get(raw[n])) for n in names}
         if all(v is None for v in loss_objs.values()):
             raise ValueError(f"loss: no output of the model {names} has a loss")
         weights = {n: 1.0 for n in names}
-        lw = args["loss_weights"]
+        lw = single(args["loss_weights"])
         if lw is not None:
             if isinstance(lw, (int, float)):
                 weights = {n: float(lw) for n in names}
             else:
-                weights.update({k: float(v) for k, v in da.by_output(lw, names, "loss_weights").items()})
+                for k, v in da.by_output(lw, names, "loss_weights").items():
+                    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+                        raise TypeError(f"loss_weights: expected a number for output {k!r}, received {v!r}")
+                    weights[k] = float(v)
         metrics = {n: [] for n in names}
         for key in ("metrics", "weighted_metrics"):
             m = args[key]
@@ -177,7 +191,7 @@ class Trainer:
         if isinstance(m, dict):
             unknown = [k for k in m if k not in names]
             if unknown:
-                raise KeyError(f"metrics: key(s) {unknown} match no output of the model; its outputs are {names}")
+                raise data_utils.UnknownKeyError(f"metrics: key(s) {unknown} match no output of the model; its outputs are {names}")
             return {k: (list(v) if isinstance(v, (list, tuple)) else [v]) for k, v in m.items()}
         if not isinstance(m, (list, tuple)):
             m = [m]
@@ -312,6 +326,8 @@ class Trainer:
         r = self._resolve()
         feeds = data_utils.standardize_inputs(self, x, "x")
         n = data_utils.num_rows(feeds, "x")
+        if n == 0:
+            raise ValueError(f"{what}: x has no rows (0 samples); give at least one sample")
         ys = da.standardize_targets(y, r["names"], r["types"], r["losses"])
         rows = {k: len(v) for k, v in ys.items()}
         bad = {k: m for k, m in rows.items() if m != n}
@@ -335,7 +351,7 @@ class Trainer:
         an ``iterables.Validation`` for an iterable of batches), labels range-checked. Without a
         ``batch_size``, ``steps_per_epoch`` batches cover the training rows once (Keras' rule)."""
         steps_per_epoch = da.check_steps(steps_per_epoch, "fit: steps_per_epoch")
-        verbose = 1 if verbose == "auto" else int(verbose)
+        verbose = data_utils.check_verbose(verbose)
         feeds, ys, sws, n = self._prepare(x, y, sample_weight, class_weight, "fit")
         r = self._resolve()
         val = self._validation_data(validation_data, validation_steps, validation_batch_size, batch_size,
@@ -388,7 +404,10 @@ class Trainer:
         from graphc.callbacks import CallbackList
 
         self._require_compiled("training the model (fit)")
-        verbose = 1 if verbose == "auto" else int(verbose)
+        verbose = data_utils.check_verbose(verbose)
+        for name, v in (("epochs", epochs), ("initial_epoch", initial_epoch)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+                raise TypeError(f"fit: {name} must be an int >= 0, received {v!r}")
         runs = iterables.validation_runs(initial_epoch, epochs, validation_freq)
         if iterables.kind(x) is not None:  # a generator, PyDataset, list of batches...
             feeder = iterables.fit_feeder(self, x, y, batch_size, sample_weight, class_weight, validation_split,
@@ -459,7 +478,7 @@ class Trainer:
         from graphc.callbacks import CallbackList
 
         self._require_compiled("evaluating the model (evaluate)")
-        verbose = 1 if verbose == "auto" else int(verbose)
+        verbose = data_utils.check_verbose(verbose)
         if iterables.kind(x) is not None:  # a generator, PyDataset, list of batches...
             logs = iterables.evaluate(self, x, y, batch_size, sample_weight, steps, callbacks, verbose)
             return self._format_results(logs, return_dict)
