@@ -246,6 +246,22 @@ def num_steps(n: int, batch_size: int) -> int:
     return (n + batch_size - 1) // batch_size
 
 
+def check_compile_args(metrics, weighted_metrics, loss_weights) -> None:
+    """compile's argument types (matching them to the outputs needs the model built: ``Trainer._resolve``)."""
+    for key, m in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
+        if m is not None and not isinstance(m, (list, tuple, dict)):
+            raise TypeError(f"compile: {key} must be a list, tuple or dict (by output), received {m!r}; "
+                            f"write {key}=[{m!r}]")
+    if loss_weights is not None and not isinstance(loss_weights, (int, float, list, tuple, dict)):
+        raise TypeError(f"compile: loss_weights must be a number, list or dict, received {loss_weights!r}")
+
+
+def check_epochs(epochs, initial_epoch) -> None:
+    for name, v in (("epochs", epochs), ("initial_epoch", initial_epoch)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+            raise TypeError(f"fit: {name} must be an int >= 0, received {v!r}")
+
+
 def check_steps(steps, where: str) -> int | None:
     """A step count from the user (``steps_per_epoch``, ``validation_steps``, ``steps``), or None."""
     if steps is None:

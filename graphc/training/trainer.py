@@ -54,12 +54,7 @@ class Trainer:
         for leaf in tree.flatten(loss):  # unknown names are an error here, where the user wrote them
             if leaf is not None:
                 losses_mod.get(leaf)
-        for key, m in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
-            if m is not None and not isinstance(m, (list, tuple, dict)):
-                raise TypeError(f"compile: {key} must be a list, tuple or dict (by output), received {m!r}; "
-                                f"write {key}=[{m!r}]")
-        if loss_weights is not None and not isinstance(loss_weights, (int, float, list, tuple, dict)):
-            raise TypeError(f"compile: loss_weights must be a number, list or dict, received {loss_weights!r}")
+        da.check_compile_args(metrics, weighted_metrics, loss_weights)
         self.optimizer = optimizers_mod.get(optimizer)
         self._compile_args = {"loss": loss, "loss_weights": loss_weights, "metrics": metrics,
                               "weighted_metrics": weighted_metrics}
@@ -405,9 +400,7 @@ class Trainer:
 
         self._require_compiled("training the model (fit)")
         verbose = data_utils.check_verbose(verbose)
-        for name, v in (("epochs", epochs), ("initial_epoch", initial_epoch)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
-                raise TypeError(f"fit: {name} must be an int >= 0, received {v!r}")
+        da.check_epochs(epochs, initial_epoch)
         runs = iterables.validation_runs(initial_epoch, epochs, validation_freq)
         if iterables.kind(x) is not None:  # a generator, PyDataset, list of batches...
             feeder = iterables.fit_feeder(self, x, y, batch_size, sample_weight, class_weight, validation_split,
