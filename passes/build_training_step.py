@@ -12,11 +12,14 @@ Inputs (besides the batch inputs already in the graph):
     ``<variable path>``                  every parameter (Param nodes become inputs when lowered
                                          with ``params_as_inputs=True``); with ``device_layouts``,
                                          some trainable ones and their slots in the layout the step
-                                         reads (``StepSignature.layouts``, ``passes.param_layouts``)
+                                         reads (``StepSignature.layouts``, ``passes.param_layouts``);
+                                         with ``chunk_params``, large MatMul weights and their slots
+                                         as row chunks ``<name>:<start>-<stop>``
+                                         (``StepSignature.chunks``, ``passes.param_chunks``)
 
 Outputs, in order:
     ``loss``, ``loss/<output>`` (multi-output), the ``extra`` outputs (``y_pred/<output>``),
-    ``new/<variable path>`` per trainable variable, ``new/optimizer/<path>/<slot>``,
+    ``new/<variable path>`` per trainable variable (per chunk), ``new/optimizer/<path>/<slot>``,
     ``new/optimizer/iterations``, then ``new/<variable path>`` per non-trainable state update
     (BatchNormalization moving statistics).
 
@@ -29,11 +32,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from graphc.ir import Graph, TensorType, Value
+from graphc.ir import Graph, TensorType, Value, chunk_name
 from graphc.ops import Builder
 
 from .autodiff import gradients
 from .base import Pass, PassResult
+from .param_chunks import StoreParamsInChunks
 from .param_layouts import StoreParamsInDeviceLayout
 
 ITERATIONS = "optimizer/iterations"
@@ -62,6 +66,7 @@ class StepSignature:
     params: dict = field(default_factory=dict)            # ONNX input name -> Variable
     slots: dict = field(default_factory=dict)             # ONNX input name -> (Variable, slot)
     layouts: dict = field(default_factory=dict)           # ONNX input name -> ParamLayout (device layout)
+    chunks: dict = field(default_factory=dict)            # ONNX input name -> (whole name, (start, stop))
     iterations: str = ITERATIONS
     learning_rate: str = LEARNING_RATE
 
@@ -79,10 +84,13 @@ class BuildTrainingStep(Pass):
         device_layouts: keep trainable parameters (and their slots) in the layout the step reads
             them in (``StoreParamsInDeviceLayout``); whoever feeds the step converts with
             ``signature.layouts``.
+        chunk_params: keep large trainable MatMul weights (and their slots) as row chunks
+            (``StoreParamsInChunks``); the state tensors of a chunked variable are the rows
+            ``signature.chunks`` names of its (device-layout) array.
     """
 
     def __init__(self, builder: Builder, loss: Value, trainable, optimizer, fetches, state_updates=(),
-                 device_layouts: bool = False):
+                 device_layouts: bool = False, chunk_params: bool = False):
         self.builder = builder
         self.loss = loss
         self.trainable = list(trainable)
@@ -90,6 +98,7 @@ class BuildTrainingStep(Pass):
         self.fetches = list(fetches)
         self.state_updates = list(state_updates)
         self.device_layouts = device_layouts
+        self.chunk_params = chunk_params
         self.signature = StepSignature()
 
     def run(self, graph: Graph) -> PassResult:
@@ -106,50 +115,63 @@ class BuildTrainingStep(Pass):
             store.run(graph)
             layouts = store.layouts
             sig.layouts.update({v.path: layouts[v.uid] for v in frozen if v.uid in layouts})
-        params = [b.param(v) for v in self.trainable]
-        grads = gradients(graph, self.loss, params, builder=b)
+        chunks = {}
+        if self.chunk_params:
+            split = StoreParamsInChunks(self.trainable, builder=b)
+            split.run(graph)
+            chunks = split.chunks
+        # one (variable, rows, param Value) per optimizer entry: a chunked variable has one per chunk
+        parts = [(v, rows, p) for v in self.trainable
+                 for rows, p in (chunks[v.uid] if v.uid in chunks else [(None, b.param(v))])]
+        grads = gradients(graph, self.loss, [p for _, _, p in parts], builder=b)
         with b.activate():
             saved = list(b.scope_stack)
             b.scope_stack[:] = ["optimizer"]
             try:
                 step = b.input(ITERATIONS, TensorType("int64", ()))
                 lr = b.input(LEARNING_RATE, TensorType("float32", ()))
-                entries = []
-                for var, p, g in zip(self.trainable, params, grads):
+                entries, names = [], []
+                for (var, rows, p), g in zip(parts, grads):
                     if g is None:  # no path to the loss: a zero gradient keeps the rule uniform
                         g = b.constant(np.zeros(p.shape, dtype=var.dtype), dtype=var.dtype)
                     layout = layouts.get(var.uid)
-                    if layout is not None:
-                        sig.layouts[var.path] = layout
+                    pname = var.path if rows is None else chunk_name(var.path, rows)
+                    state = [(pname, var.path)]
                     slots = {}
                     for s in self.optimizer.slot_names(var):
-                        name = slot_input_name(var.path, s)
+                        whole = slot_input_name(var.path, s)
+                        name = whole if rows is None else chunk_name(whole, rows)
                         slots[s] = b.input(name, TensorType(var.dtype, p.shape))
                         sig.slots[name] = (var, s)
+                        state.append((name, whole))
+                    for name, whole in state:
                         if layout is not None:
                             sig.layouts[name] = layout
+                        if rows is not None:
+                            sig.chunks[name] = (whole, rows)
                     entries.append((var, p, g, slots))
+                    names.append(pname)
                 results, new_step = self.optimizer.emit_updates(entries, lr, step)
             finally:
                 b.scope_stack[:] = saved
 
-        outs, names = [], []
+        outs, out_names = [], []
         for name, v in self.fetches:
             outs.append(v)
-            names.append(name)
-        sig.fetches = list(names)
-        for (var, _, _, slots), (new_p, new_slots) in zip(entries, results):
+            out_names.append(name)
+        sig.fetches = list(out_names)
+        for pname, (new_p, _) in zip(names, results):
             outs.append(new_p)
-            names.append(new_name(var.path))
-            sig.state_pairs.append((var.path, new_name(var.path)))
-        for (var, _, _, slots), (new_p, new_slots) in zip(entries, results):
-            for s in slots:
-                name = slot_input_name(var.path, s)
+            out_names.append(new_name(pname))
+            sig.state_pairs.append((pname, new_name(pname)))
+        for (_, _, _, slots), (_, new_slots) in zip(entries, results):
+            for s, slot_in in slots.items():
+                name = slot_in.node.attrs["name"]
                 outs.append(new_slots[s])
-                names.append(new_name(name))
+                out_names.append(new_name(name))
                 sig.state_pairs.append((name, new_name(name)))
         outs.append(new_step)
-        names.append(new_name(ITERATIONS))
+        out_names.append(new_name(ITERATIONS))
         sig.state_pairs.append((ITERATIONS, new_name(ITERATIONS)))
         trainable_ids = {v.uid for v in self.trainable}
         for var, value in self.state_updates:
@@ -161,11 +183,11 @@ class BuildTrainingStep(Pass):
 
                     value = cast(value, var.dtype)
             outs.append(value)
-            names.append(new_name(var.path))
+            out_names.append(new_name(var.path))
             sig.state_pairs.append((var.path, new_name(var.path)))
-        graph.set_outputs(outs, names)
+        graph.set_outputs(outs, out_names)
         for n in graph.params():
-            var = n.attrs["variable"]
-            sig.params[var.path] = var
+            var, rows = n.attrs["variable"], n.attrs.get("rows")
+            sig.params[var.path if rows is None else chunk_name(var.path, rows)] = var
         return PassResult(graph, True, {"trainable": len(self.trainable), "state_updates": len(self.state_updates)})
 

@@ -3,7 +3,7 @@
 Rewrites:
     op(a, b){attrs} ... op(a, b){attrs}   -> one node, every use reads the first
     Constant(v) ... Constant(v)            -> one Constant (same dtype, shape and bytes)
-    Param(var) ... Param(var)              -> one Param (same Variable)
+    Param(var) ... Param(var)              -> one Param (same Variable and rows)
 
 Nodes are visited in topological order, so merged inputs make their consumers mergeable in the
 same run. Graph inputs and nondeterministic ops (Dropout, random) are never merged; constants are
@@ -35,7 +35,7 @@ def _node_key(node):
     if node.op == "Constant":
         return _constant_key(node.attrs["value"])
     if node.op == "Param":
-        return ("Param", node.attrs["variable"].uid)
+        return ("Param", node.attrs["variable"].uid, node.attrs.get("rows"))
     ins = tuple(None if v is None else (v.node.id, v.index) for v in node.inputs)
     attrs = tuple(sorted((k, attr_key(v)) for k, v in node.attrs.items()))
     return (node.op, ins, attrs, len(node.outputs))

@@ -9,6 +9,10 @@ skip that permutation every step (``passes.param_layouts``). Users, layers, save
 the step (``to_device`` / ``from_device``), like the optimizer slots' device form.
 
 The permutation is ``reshape(split) -> transpose(perm) -> reshape(shape)``.
+
+A Param node may also stand for a block of rows of its (device-layout) array: the ``rows``
+attribute ``(start, stop)``, set by ``passes.param_chunks`` on large MatMul weights; the step's state
+then holds one tensor per chunk, named with ``chunk_name``.
 """
 from __future__ import annotations
 
@@ -56,7 +60,16 @@ class ParamLayout:
 
 def param_value(node, value=None) -> np.ndarray:
     """The array a ``Param`` node stands for: ``value`` (Keras layout, default the Variable's) in the
-    node's device layout if it has one."""
+    node's device layout if it has one, and of that only the rows ``start:stop`` if the node is a
+    chunk (``rows`` attribute, ``passes.param_chunks``)."""
     a = node.attrs["variable"].value if value is None else np.asarray(value)
     layout = node.attrs.get("layout")
-    return a if layout is None else layout.to_device(a)
+    a = a if layout is None else layout.to_device(a)
+    rows = node.attrs.get("rows")
+    return a if rows is None else np.ascontiguousarray(a[rows[0]:rows[1]])
+
+
+def chunk_name(name: str, rows: tuple) -> str:
+    """The step graph's name for the rows ``start:stop`` of the state ``name`` (a chunked parameter or
+    one of its optimizer slots): ``dense/kernel:0-2048``."""
+    return f"{name}:{rows[0]}-{rows[1]}"

@@ -9,7 +9,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from graphc.ir import Graph, Value, param_value
+from graphc.ir import Graph, Value, chunk_name, param_value
 from graphc.ops import get_op
 from graphc.ops.base import LowerContext
 
@@ -184,7 +184,9 @@ def to_onnx(
     for node in graph.nodes:
         if node.op == "Param":
             var = node.attrs["variable"]
-            pname = ctx.unique((param_names or {}).get(var.path, var.path))
+            path = (param_names or {}).get(var.path, var.path)
+            rows = node.attrs.get("rows")
+            pname = ctx.unique(path if rows is None else chunk_name(path, rows))
             names[node.output] = pname
             param_values[pname] = node
     for pname, node in param_values.items():

@@ -261,7 +261,7 @@ class Optimizer:
         """
         new_step = ops.add(step, np.asarray(1, np.int64))
         grads = [g for _, _, g, _ in entries]
-        grads = self._clip(grads)
+        grads = self._clip(grads, [var.uid for var, _, _, _ in entries])
         t_cache: dict = {}
         out = []
         for (var, p, _, slots), g in zip(entries, grads):
@@ -276,16 +276,22 @@ class Optimizer:
             out.append(self.update_step(p, g, slots, lr_p, t))
         return out, new_step
 
-    def _clip(self, grads):
+    def _clip(self, grads, keys=None):
+        """Clipped gradients. ``keys`` (default: all distinct) names the variable of each gradient: the
+        gradients of one variable's row chunks (``passes.param_chunks``) share one clipnorm norm."""
         if self.clipvalue is not None:
             return [ops.minimum(ops.maximum(g, _c(g, -self.clipvalue)), _c(g, self.clipvalue)) for g in grads]
         if self.clipnorm is not None:
-            out = []
-            for g in grads:
-                norm = ops.sqrt(ops.reduce_sum(ops.mul(g, g), keepdims=False))
-                scale = ops.div(_c(g, self.clipnorm), ops.maximum(norm, _c(g, self.clipnorm)))
-                out.append(ops.mul(g, scale))
-            return out
+            keys = list(range(len(grads))) if keys is None else list(keys)
+            sums: dict = {}
+            for k, g in zip(keys, grads):
+                s = ops.reduce_sum(ops.mul(g, g), keepdims=False)
+                sums[k] = s if k not in sums else ops.add(sums[k], s)
+            scales = {}
+            for k, s in sums.items():
+                c = _c(s, self.clipnorm)
+                scales[k] = ops.div(c, ops.maximum(ops.sqrt(s), c))
+            return [ops.mul(g, scales[k]) for k, g in zip(keys, grads)]
         if self.global_clipnorm is not None:
             total = None
             for g in grads:

@@ -2,10 +2,16 @@
 Variables, the optimizer and the device state coherent (``_TrainState``), the conversion of host
 values to the step's inputs (optimizer slots' device form, parameters' device layouts), and the
 running loss and metric means of an epoch (``_Tracker``).
+
+A chunked parameter (``passes.param_chunks``) is several step inputs, one per block of rows of its
+device-layout array, and so are its optimizer slots (``StepSignature.chunks``): host values are
+converted once and sliced on the way in, and the chunks are joined on the way out.
 """
 from __future__ import annotations
 
 import numpy as np
+
+from graphc.ir import chunk_name
 
 Y_PRED = "y_pred/"
 SAMPLE_WEIGHT = "sample_weight/"
@@ -16,36 +22,72 @@ def _initial_state(model, graph, sig, proto) -> dict:
     in the device form the graph reads)."""
     opt = model.optimizer
     names = _param_onnx_names(graph, proto)
-    state = {}
-    for onnx_name, var in names.items():
-        state[onnx_name] = _to_step(sig, onnx_name, var.value)
+    host = {onnx_name: var.value for onnx_name, var in names.items()}
     for name, (var, slot) in sig.slots.items():
-        state[name] = _to_step(sig, name, opt._device_slots[var.uid][slot])
+        host[name] = opt._device_slots[var.uid][slot]
+    state = _to_step_all(sig, host)
     state[sig.iterations] = np.asarray(opt.iterations, np.int64)
     return state
 
 
-def _to_step(sig, name: str, a) -> np.ndarray:
-    """A host array (Keras layout) as the step graph's input ``name`` reads it."""
-    layout = sig.layouts.get(name)
-    return np.array(a) if layout is None else layout.to_device(a)
+def _to_step_all(sig, host: dict) -> dict:
+    """Host arrays (Keras layout) by step input name, as the step graph reads them. The chunks of one
+    array are cut from one conversion of it."""
+    out, whole = {}, {}
+    for name, a in host.items():
+        layout = sig.layouts.get(name)
+        chunk = sig.chunks.get(name)
+        if chunk is None:
+            out[name] = np.array(a) if layout is None else layout.to_device(a)
+            continue
+        key = (id(a), chunk[0])
+        if key not in whole:
+            whole[key] = (a, np.asarray(a) if layout is None else layout.to_device(a))  # ``a`` kept: id stays unique
+        start, stop = chunk[1]
+        out[name] = np.array(whole[key][1][start:stop])
+    return out
 
 
-def _from_step(sig, name: str, a) -> np.ndarray:
-    """The step graph's state ``name`` in Keras' layout."""
-    layout = sig.layouts.get(name)
-    return a if layout is None else layout.from_device(a)
+def _from_step_all(sig, state: dict) -> dict:
+    """The step's state by name in Keras' layout; the chunks of an array are joined under its whole name
+    (``sig.chunks``)."""
+    out, parts = {}, {}
+    for name, a in state.items():
+        chunk = sig.chunks.get(name)
+        if chunk is None:
+            layout = sig.layouts.get(name)
+            out[name] = a if layout is None else layout.from_device(a)
+        else:
+            parts.setdefault(chunk[0], []).append((chunk[1], name, a))
+    for whole, pieces in parts.items():
+        pieces.sort(key=lambda t: t[0])
+        stops = [rows[1] for rows, _, _ in pieces]
+        if [rows[0] for rows, _, _ in pieces] != [0] + stops[:-1]:
+            raise RuntimeError(f"training step: the chunks of {whole!r} do not tile its rows: "
+                               f"{[rows for rows, _, _ in pieces]}")
+        a = np.concatenate([p for _, _, p in pieces], axis=0)
+        layout = sig.layouts.get(pieces[0][1])
+        out[whole] = a if layout is None else layout.from_device(a)
+    return out
+
+
+def _whole_name(sig, name: str) -> str:
+    chunk = sig.chunks.get(name)
+    return name if chunk is None else chunk[0]
 
 
 def _param_onnx_names(graph, proto) -> dict:
     n_user = len(graph.inputs)
-    params = [n.attrs["variable"] for n in graph.params()]
+    nodes = graph.params()
     onnx_names = [i.name for i in proto.graph.input[n_user:]]
-    out = dict(zip(onnx_names, params))
-    for name, var in out.items():
-        if name != var.path:
-            raise RuntimeError(f"training step: parameter {var.path!r} was lowered as {name!r}; variable paths must "
+    out = {}
+    for name, node in zip(onnx_names, nodes):
+        var, rows = node.attrs["variable"], node.attrs.get("rows")
+        expected = var.path if rows is None else chunk_name(var.path, rows)
+        if name != expected:
+            raise RuntimeError(f"training step: parameter {expected!r} was lowered as {name!r}; variable paths must "
                                "be unique within a model")
+        out[name] = var
     return out
 
 
@@ -86,18 +128,21 @@ class _TrainState:
 
     def refresh(self) -> None:
         """Uploads host values the user changed since the last sync (set_weights, set_state)."""
-        changed = {}
+        host = {}
         for n, v in list(self.vars.items()) + list(self.readonly_vars.items()):
             hook = v._sync_hook
             if hook is not None and hook != self.sync:
                 v.value  # another model sharing this layer trained it: bring its state home first
             if v._sync_hook is None and v._value is not self.host[n]:
-                changed[n] = _to_step(self.sig, n, v._value)
-                self.host[n] = v._value
+                host[n] = v._value
+        for n, a in host.items():
+            self.host[n] = a
         if self.optimizer._version != self.opt_version:
             self.sync()
             for name, (var, slot) in self.sig.slots.items():
-                changed[name] = _to_step(self.sig, name, self.optimizer._device_slots[var.uid][slot])
+                host[name] = self.optimizer._device_slots[var.uid][slot]
+        changed = _to_step_all(self.sig, host)
+        if self.optimizer._version != self.opt_version:
             changed[self.sig.iterations] = np.asarray(self.optimizer._iterations, np.int64)
             self.iterations = int(self.optimizer._iterations)
             self.opt_version = self.optimizer._version
@@ -160,14 +205,17 @@ class _TrainState:
         if not self.dirty:
             return
         self.dirty = False
-        state = self.executor.read_state([n for n, _ in self.sig.state_pairs])
+        state = _from_step_all(self.sig, self.executor.read_state([n for n, _ in self.sig.state_pairs]))
+        done = set()
         for n, v in self.vars.items():
-            v._sync_hook = None
-            v._set_from_device(_from_step(self.sig, n, state[n]))
+            if v.uid not in done:  # once per variable (a chunked one has several names)
+                done.add(v.uid)
+                v._sync_hook = None
+                v._set_from_device(state[_whole_name(self.sig, n)])
             self.host[n] = v._value
         slots: dict = {}
         for name, (var, slot) in self.sig.slots.items():
-            slots.setdefault(var.uid, {})[slot] = _from_step(self.sig, name, state[name])
+            slots.setdefault(var.uid, {})[slot] = state[_whole_name(self.sig, name)]
         self.optimizer._sync_hook = None
         self.optimizer._live_iterations = None
         self.optimizer._write_from_device(int(state[self.sig.iterations]), slots)

@@ -250,8 +250,8 @@ class Trainer:
                            all_predictions: bool = True, device_layouts: bool = False):
         """The optimized step graph. ``all_predictions=False`` outputs ``y_pred/<output>`` only for
         outputs with metrics (the fit loop's graph: an unused output costs a copy per step);
-        ``device_layouts`` keeps parameters the step reads permuted in that layout (the signature's
-        ``layouts`` say how to convert)."""
+        ``device_layouts`` keeps parameters the step reads permuted in that layout, and large MatMul
+        weights as row chunks (the signature's ``layouts`` and ``chunks`` say how to convert)."""
         from passes import optimize
         from passes.build_training_step import BuildTrainingStep
 
@@ -264,7 +264,7 @@ class Trainer:
         used = {n.attrs["variable"].uid for n in g.params()}
         trainable = [v for v in trainable if v.uid in used]
         step = BuildTrainingStep(b, total, trainable, self.optimizer, fetches, b.state_updates,
-                                 device_layouts=device_layouts)
+                                 device_layouts=device_layouts, chunk_params=device_layouts)
         step.run(g)
         graph = optimize(g, level=level, debug=debug)
         return graph, step.signature, trainable
