@@ -104,3 +104,24 @@ def check_pass(p, before: Graph, expected: Graph | None = None, fires: bool = Tr
     assert again.modified is False, f"{p.name} is not idempotent: {again.stats}"
     assert str(again.graph) == text
     return result.graph
+
+
+def small_cnn(optimizer="adam", seed: int = 0):
+    """Conv2D 3 -> Conv2D 4 -> Flatten -> Dense 6 -> Dense 3 on 8x8x2, compiled with ``optimizer``: the model
+    the parameter-layout and parameter-chunk tests train (its Dense kernel is read behind a Flatten)."""
+    import graphc as keras
+    from graphc import layers
+
+    keras.set_random_seed(seed)
+    inputs = keras.Input((8, 8, 2))
+    x = layers.Conv2D(3, 3, activation="relu")(inputs)
+    x = layers.Conv2D(4, 3, activation="relu")(x)
+    x = layers.Dense(6, activation="relu")(layers.Flatten()(x))
+    model = keras.Model(inputs, layers.Dense(3)(x))
+    model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
+
+
+def small_cnn_data(n: int = 32):
+    rng = np.random.default_rng(1)
+    return rng.standard_normal((n, 8, 8, 2)).astype(np.float32), rng.integers(0, 3, n)

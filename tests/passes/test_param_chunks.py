@@ -6,12 +6,11 @@ import pytest
 import graphc as keras
 import graphc.ops as O
 import passes.param_chunks as param_chunks
-from graphc import layers
 from graphc.ir import ParamLayout, TensorType, Variable, chunk_name, param_value
 from graphc.ops import current_builder
 from graphc.ops.base import emit
 from passes.param_chunks import StoreParamsInChunks, chunk_rows
-from pass_helpers import build, check_pass
+from pass_helpers import build, check_pass, small_cnn, small_cnn_data
 
 RNG = np.random.default_rng(0)
 
@@ -108,22 +107,6 @@ def test_does_not_fire_on_small_or_shared_or_left_operand_params():
 
 # -- training with chunked parameters ------------------------------------------------------------------
 
-def _cnn(optimizer, seed=0):
-    keras.set_random_seed(seed)
-    inputs = keras.Input((8, 8, 2))
-    x = layers.Conv2D(3, 3, activation="relu")(inputs)
-    x = layers.Conv2D(4, 3, activation="relu")(x)
-    x = layers.Dense(6, activation="relu")(layers.Flatten()(x))   # kernel 64 x 6: chunked below
-    model = keras.Model(inputs, layers.Dense(3)(x))
-    model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    return model
-
-
-def _data(n=32):
-    rng = np.random.default_rng(1)
-    return rng.standard_normal((n, 8, 8, 2)).astype(np.float32), rng.integers(0, 3, n)
-
-
 @pytest.fixture
 def small_chunks(monkeypatch):
     """Chunk parameters above 100 elements into chunks of at most 100 (the Dense kernel: 4 of 16 rows)."""
@@ -163,8 +146,8 @@ OPTIMIZERS = {
 
 @pytest.mark.parametrize("name", list(OPTIMIZERS))
 def test_fit_with_chunks_gives_the_weights_and_state_of_the_whole_step(small_chunks, name):
-    x, y = _data()
-    chunked, whole = _cnn(OPTIMIZERS[name]()), _cnn(OPTIMIZERS[name]())
+    x, y = small_cnn_data()
+    chunked, whole = small_cnn(OPTIMIZERS[name]()), small_cnn(OPTIMIZERS[name]())
     chunked.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
     sig = chunked._train_state.sig
     kernel = chunked.layers[4].kernel
@@ -177,8 +160,8 @@ def test_fit_with_chunks_gives_the_weights_and_state_of_the_whole_step(small_chu
 
 
 def test_the_chunked_step_is_a_valid_onnx_graph(small_chunks):
-    model = _cnn("adam")
-    x, y = _data(8)
+    model = small_cnn("adam")
+    x, y = small_cnn_data(8)
     model.fit(x, y, batch_size=8, verbose=0)
     proto = model._train_state.proto
     onnx.checker.check_model(proto, full_check=True)
@@ -190,8 +173,8 @@ def test_the_chunked_step_is_a_valid_onnx_graph(small_chunks):
 
 
 def test_a_saved_model_resumes_with_chunks(small_chunks, tmp_path):
-    x, y = _data()
-    a = _cnn("adam")
+    x, y = small_cnn_data()
+    a = small_cnn("adam")
     a.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
     path = str(tmp_path / "a.graphc")
     a.save(path)
@@ -203,8 +186,8 @@ def test_a_saved_model_resumes_with_chunks(small_chunks, tmp_path):
 
 
 def test_set_weights_and_set_state_between_fits_reach_the_chunks(small_chunks):
-    x, y = _data()
-    chunked, whole = _cnn("rmsprop"), _cnn("rmsprop")
+    x, y = small_cnn_data()
+    chunked, whole = small_cnn("rmsprop"), small_cnn("rmsprop")
 
     def train(model, fit):
         fit(model, x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
@@ -220,8 +203,8 @@ def test_set_weights_and_set_state_between_fits_reach_the_chunks(small_chunks):
 
 
 def test_a_frozen_large_kernel_is_not_chunked_and_stays_bit_identical(small_chunks):
-    x, y = _data()
-    model = _cnn("adam")
+    x, y = small_cnn_data()
+    model = small_cnn("adam")
     model.layers[4].trainable = False
     model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     frozen = model.layers[4].kernel.numpy().copy()
@@ -231,8 +214,8 @@ def test_a_frozen_large_kernel_is_not_chunked_and_stays_bit_identical(small_chun
 
 
 def test_export_training_keeps_one_array_per_variable(small_chunks, tmp_path):
-    model = _cnn("adam")
-    x, y = _data(8)
+    model = small_cnn("adam")
+    x, y = small_cnn_data(8)
     model.fit(x, y, batch_size=8, verbose=0)
     state = model.export_training(str(tmp_path / "step.onnx"))
     kernel = model.layers[4].kernel

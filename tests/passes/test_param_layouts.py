@@ -4,12 +4,11 @@ import pytest
 
 import graphc as keras
 import graphc.ops as O
-from graphc import layers
 from graphc.ir import ParamLayout, TensorType, Variable
 from graphc.ops import current_builder
 from graphc.ops.base import emit
 from passes.param_layouts import StoreParamsInDeviceLayout
-from pass_helpers import build, check_pass
+from pass_helpers import build, check_pass, small_cnn, small_cnn_data
 
 RNG = np.random.default_rng(0)
 
@@ -117,22 +116,6 @@ def test_does_not_touch_variables_it_was_not_given():
 
 # -- training with device layouts ----------------------------------------------------------------------
 
-def _cnn(seed=0, optimizer="adam"):
-    keras.set_random_seed(seed)
-    inputs = keras.Input((8, 8, 2))
-    x = layers.Conv2D(3, 3, activation="relu")(inputs)
-    x = layers.Conv2D(4, 3, activation="relu")(x)
-    x = layers.Dense(6, activation="relu")(layers.Flatten()(x))
-    model = keras.Model(inputs, layers.Dense(3)(x))
-    model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    return model
-
-
-def _data(n=32):
-    rng = np.random.default_rng(1)
-    return rng.standard_normal((n, 8, 8, 2)).astype(np.float32), rng.integers(0, 3, n)
-
-
 def _without_layouts(monkeypatch, model):
     build_graph = type(model)._build_train_graph
     monkeypatch.setattr(type(model), "_build_train_graph",
@@ -141,8 +124,8 @@ def _without_layouts(monkeypatch, model):
 
 @pytest.mark.parametrize("optimizer", ["adam", "rmsprop", "sgd"])
 def test_fit_gives_the_weights_of_the_keras_layout_step(monkeypatch, optimizer):
-    x, y = _data()
-    laid_out, plain = _cnn(optimizer=optimizer), _cnn(optimizer=optimizer)
+    x, y = small_cnn_data()
+    laid_out, plain = small_cnn(optimizer=optimizer), small_cnn(optimizer=optimizer)
     laid_out.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
     sig = laid_out._train_state.sig
     kernels = [layer.kernel.path for layer in laid_out.layers if hasattr(layer, "kernel")]
@@ -166,8 +149,8 @@ def test_fit_gives_the_weights_of_the_keras_layout_step(monkeypatch, optimizer):
 def test_a_saved_model_resumes_in_the_device_layout(tmp_path):
     """Host -> step conversion of a loaded model's weights and optimizer slots: training on gives
     what the model that never stopped gives."""
-    x, y = _data()
-    a = _cnn()
+    x, y = small_cnn_data()
+    a = small_cnn()
     a.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
     path = str(tmp_path / "a.graphc")
     a.save(path)
@@ -180,8 +163,8 @@ def test_a_saved_model_resumes_in_the_device_layout(tmp_path):
 
 
 def test_set_weights_between_fits_reaches_the_step(monkeypatch):
-    x, y = _data()
-    laid_out, plain = _cnn(), _cnn()
+    x, y = small_cnn_data()
+    laid_out, plain = small_cnn(), small_cnn()
 
     def train(model):
         model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
@@ -199,8 +182,8 @@ def test_set_weights_between_fits_reaches_the_step(monkeypatch):
 
 
 def test_export_training_keeps_keras_layout(tmp_path):
-    model = _cnn()
-    x, y = _data(8)
+    model = small_cnn()
+    x, y = small_cnn_data(8)
     model.fit(x, y, batch_size=8, verbose=0)
     state = model.export_training(str(tmp_path / "step.onnx"))
     kernel = model.layers[1].kernel
@@ -210,8 +193,8 @@ def test_export_training_keeps_keras_layout(tmp_path):
 
 
 def test_frozen_kernels_are_read_in_the_device_layout_and_stay_bit_identical(monkeypatch):
-    x, y = _data()
-    laid_out, plain = _cnn(), _cnn()
+    x, y = small_cnn_data()
+    laid_out, plain = small_cnn(), small_cnn()
     for model in (laid_out, plain):
         model.layers[1].trainable = False
         model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
