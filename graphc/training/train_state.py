@@ -134,15 +134,14 @@ class _TrainState:
             if hook is not None and hook != self.sync:
                 v.value  # another model sharing this layer trained it: bring its state home first
             if v._sync_hook is None and v._value is not self.host[n]:
-                host[n] = v._value
-        for n, a in host.items():
-            self.host[n] = a
-        if self.optimizer._version != self.opt_version:
+                host[n] = self.host[n] = v._value
+        optimizer_changed = self.optimizer._version != self.opt_version
+        if optimizer_changed:
             self.sync()
             for name, (var, slot) in self.sig.slots.items():
                 host[name] = self.optimizer._device_slots[var.uid][slot]
-        changed = _to_step_all(self.sig, host)
-        if self.optimizer._version != self.opt_version:
+        changed = _to_step_all(self.sig, host) if host else {}
+        if optimizer_changed:
             changed[self.sig.iterations] = np.asarray(self.optimizer._iterations, np.int64)
             self.iterations = int(self.optimizer._iterations)
             self.opt_version = self.optimizer._version
