@@ -1,8 +1,11 @@
 """Execution providers: what the user asked for, what onnxruntime has, and the fallback said aloud."""
 from __future__ import annotations
 
+import functools
+import os
 import warnings
 
+import numpy as np
 import onnxruntime as ort
 
 DEVICES = ("cpu", "cuda", "auto")
@@ -62,3 +65,29 @@ def session_options(device: str, threads: int | None = None, level: str = "all")
         # a node without a CUDA kernel must be an error, not a silent copy to the CPU
         so.add_session_config_entry("session.disable_cpu_ep_fallback", "1")
     return so
+
+
+@functools.lru_cache(maxsize=None)
+def nchwc_block_size() -> int:
+    """The channel block of onnxruntime's NCHWc convolutions on this machine's CPU provider (8 with
+    AVX2, 16 with AVX-512), or 0 when they are missing, do not block, or ``GRAPHC_NCHWC=0`` turns
+    them off; graphc's CPU training steps use them only when this is at least 8.
+
+    Probed once per process: a ReorderInput of 4 channels pads them to one block.
+    """
+    if os.environ.get("GRAPHC_NCHWC", "1").strip().lower() in ("0", "false", "off", "no"):
+        return 0
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("ReorderInput", ["x"], ["y"], domain="com.microsoft.nchwc")], "probe",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 1, 1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                    helper.make_opsetid("com.microsoft.nchwc", 1)], ir_version=8)
+    try:
+        so = session_options("cpu", threads=1, level="disable")
+        sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+        block = int(sess.run(None, {"x": np.zeros((1, 4, 1, 1), np.float32)})[0].shape[1])
+    except Exception:  # an onnxruntime build without the NCHWc kernels
+        return 0
+    return block if block >= 8 and block & (block - 1) == 0 else 0

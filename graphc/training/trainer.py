@@ -29,6 +29,18 @@ from .train_state import SAMPLE_WEIGHT, Y_PRED, _initial_state, _Tracker, _Train
 STEP_OPT_LEVEL = 2
 
 
+def _cpu_kernels(graph: Graph) -> Graph:
+    """The CPU step graph graphc runs itself: convolutions on onnxruntime's NCHWc kernels where this
+    machine has them (``passes.nchwc_convs``); exported graphs never get them."""
+    from passes.nchwc_convs import ConvsToNchwc
+    from runtime.providers import nchwc_block_size
+
+    block = nchwc_block_size()
+    if block and any(n.op in ("Conv", "ConvTranspose") for n in graph.nodes):
+        ConvsToNchwc(block).run(graph)
+    return graph
+
+
 class Trainer:
     """compile / fit / evaluate for Model. State is created lazily, so Model.__init__ is untouched."""
 
@@ -267,6 +279,8 @@ class Trainer:
                                  device_layouts=device_layouts, chunk_params=device_layouts)
         step.run(g)
         graph = optimize(g, level=level, debug=debug)
+        if device_layouts and getattr(self, "_device", "cpu") == "cpu":
+            graph = _cpu_kernels(graph)
         return graph, step.signature, trainable
 
     def _train_state_for(self):
