@@ -9,6 +9,7 @@ ordinary input, so this pass feeds them the step's weights permuted by one small
 Rewrites (B = the machine's block size, ``runtime.providers.nchwc_block_size``):
     Conv(X, W, b)                -> ReorderOutput(NchwcConv(ReorderInput(X), Wb, b))
     ConvTranspose(dY, W, b)      -> ReorderOutput(NchwcConv(ReorderInput(dY), Wt, b){pads = K-1-pads})
+    Relu(ReorderOutput(NchwcConv(...))) -> ReorderOutput(NchwcConv(...){activation=Relu})
     ReorderInput(ReorderOutput(T)) -> T  (a blocked result read by the next convolution)
 where Wb is W permuted by a cheap transpose and a gather of B-float rows
 (``nchwc_filter_rows``) and Wt likewise the transposed, flipped kernel: a
@@ -29,7 +30,8 @@ from graphc.ops.contrib import nchwc_filter_rows
 from graphc.ops.conv import conv_attrs
 
 from .base import PassResult
-from .rewrite import Match, NoMatch, RewritePass, add_constant, add_op, prune, replace_node, topological_nodes
+from .rewrite import (Match, NoMatch, RewritePass, add_constant, add_op, prune, replace_node, single_use,
+                      topological_nodes)
 
 
 class ConvsToNchwc(RewritePass):
@@ -89,6 +91,7 @@ class ConvsToNchwc(RewritePass):
 
     def run(self, graph: Graph) -> PassResult:
         result = super().run(graph)
+        fused = self._fuse_relus(graph)
         # a convolution reading another's result takes the blocked tensor straight away
         cancelled = 0
         for node in topological_nodes(graph):
@@ -99,5 +102,26 @@ class ConvsToNchwc(RewritePass):
                 graph.replace_all_uses(node.outputs[0], src.inputs[0])
                 prune(graph, [node])
                 cancelled += 1
-        result.stats["reorders_cancelled"] = cancelled
-        return PassResult(graph, result.modified or cancelled > 0, result.stats)
+        result.stats.update(relus_fused=fused, reorders_cancelled=cancelled)
+        return PassResult(graph, result.modified or fused > 0 or cancelled > 0, result.stats)
+
+    @staticmethod
+    def _fuse_relus(graph: Graph) -> int:
+        """Relu(ReorderOutput(NchwcConv(...))) -> ReorderOutput(NchwcConv(...){activation=Relu}): the
+        kernel applies it while the block is in registers, and the next convolution can read the
+        blocked result (the Relu's gradient reads the NCHW result, which the ReorderOutput keeps)."""
+        fused = 0
+        for node in topological_nodes(graph):
+            if node.id not in graph.nx or node.op != "Relu":
+                continue
+            out = node.inputs[0]
+            if out.node.op != "NchwcReorderOutput" or not single_use(graph, out):
+                continue
+            conv = out.node.inputs[0].node
+            if conv.op != "NchwcConv" or conv.attrs.get("activation") or not single_use(graph, conv.outputs[0]):
+                continue
+            new = add_op(graph, "NchwcConv", list(conv.inputs), dict(conv.attrs, activation="Relu"), conv.scope)
+            y = add_op(graph, "NchwcReorderOutput", [new.output], out.node.attrs, out.node.scope).output
+            replace_node(graph, node, [y])
+            fused += 1
+        return fused

@@ -152,10 +152,11 @@ class Model(Trainer, Layer):
     def _executable(self, device=None):
         from passes import optimize
         from runtime import Executable
+        from runtime.providers import use_cpu_kernels
 
         key = ("exe", device or getattr(self, "_device", "cpu"))
         if key not in self._graph_cache:
-            graph = optimize(self._trace_graph(False), level=2)
+            graph = use_cpu_kernels(optimize(self._trace_graph(False), level=2), key[1])
             self._graph_cache[key] = Executable(graph, device=key[1])
         return self._graph_cache[key]
 

@@ -29,18 +29,6 @@ from .train_state import SAMPLE_WEIGHT, Y_PRED, _initial_state, _Tracker, _Train
 STEP_OPT_LEVEL = 2
 
 
-def _cpu_kernels(graph: Graph) -> Graph:
-    """The CPU step graph graphc runs itself: convolutions on onnxruntime's NCHWc kernels where this
-    machine has them (``passes.nchwc_convs``); exported graphs never get them."""
-    from passes.nchwc_convs import ConvsToNchwc
-    from runtime.providers import nchwc_block_size
-
-    block = nchwc_block_size()
-    if block and any(n.op in ("Conv", "ConvTranspose") for n in graph.nodes):
-        ConvsToNchwc(block).run(graph)
-    return graph
-
-
 class Trainer:
     """compile / fit / evaluate for Model. State is created lazily, so Model.__init__ is untouched."""
 
@@ -266,6 +254,7 @@ class Trainer:
         weights as row chunks (the signature's ``layouts`` and ``chunks`` say how to convert)."""
         from passes import optimize
         from passes.build_training_step import BuildTrainingStep
+        from runtime.providers import use_cpu_kernels
 
         g, b, total, fetches = self._trace_with_loss(True)
         if not all_predictions:
@@ -279,8 +268,8 @@ class Trainer:
                                  device_layouts=device_layouts, chunk_params=device_layouts)
         step.run(g)
         graph = optimize(g, level=level, debug=debug)
-        if device_layouts and getattr(self, "_device", "cpu") == "cpu":
-            graph = _cpu_kernels(graph)
+        if device_layouts:  # fit's own step, never an exported one
+            graph = use_cpu_kernels(graph, getattr(self, "_device", "cpu"))
         return graph, step.signature, trainable
 
     def _train_state_for(self):
@@ -311,6 +300,7 @@ class Trainer:
     def _eval_executable(self):
         from passes import optimize
         from runtime import Executable
+        from runtime.providers import use_cpu_kernels
 
         r = self._resolve()
         key = (self._compile_version, id(r["graph"]))
@@ -320,7 +310,8 @@ class Trainer:
             cache.clear()
             g, _, _, fetches = self._trace_with_loss(False)
             g.set_outputs([v for _, v in fetches], [n for n, _ in fetches])
-            exe = Executable(optimize(g, level=STEP_OPT_LEVEL), device=getattr(self, "_device", "cpu"),
+            device = getattr(self, "_device", "cpu")
+            exe = Executable(use_cpu_kernels(optimize(g, level=STEP_OPT_LEVEL), device), device=device,
                              threads=getattr(self, "_threads", None))
             exe.fetch_names = [n for n, _ in fetches]
             exe.graph_ref = r["graph"]

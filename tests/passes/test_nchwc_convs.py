@@ -100,15 +100,23 @@ def test_rewrite_keeps_the_numbers(block):
     assert all(n.inputs[0].shape[-1] == block for n in out.nodes if n.op == "Gather")
 
 
-def test_chained_convolutions_skip_the_reorders_between():
+@pytest.mark.parametrize("relu", [False, True])
+def test_chained_convolutions_skip_the_reorders_between(relu):
+    """The second convolution reads the first's blocked result; a Relu between them is applied by
+    the first convolution's kernel (its NCHW result stays for other readers)."""
     def two_convs(x, w1, w2):
-        return O.conv2d(O.conv2d(x, w1, pads=(1, 1, 1, 1)), w2)
+        y = O.conv2d(x, w1, pads=(1, 1, 1, 1))
+        y = O.relu(y) if relu else y
+        return O.conv2d(y, w2), O.mul(y, y)
 
     g = build(two_convs, {"x": (2, 16, 6, 6), "w1": (16, 16, 3, 3), "w2": (8, 16, 3, 3)})
     p = ConvsToNchwc(8)
     out = check_pass(p, g, ort_check=BLOCK == 8)
-    assert out.count_ops()["NchwcReorderInput"] == 1 and out.count_ops()["NchwcReorderOutput"] == 1
-    assert p.run(g.copy()).stats == {"convs": 2, "reorders_cancelled": 1}
+    ops = out.count_ops()
+    assert ops["NchwcReorderInput"] == 1 and ops["NchwcReorderOutput"] == 2 and "Relu" not in ops
+    assert p.run(g.copy()).stats == {"convs": 2, "relus_fused": int(relu), "reorders_cancelled": 1}
+    acts = [n.attrs.get("activation") for n in out.nodes if n.op == "NchwcConv"]
+    assert sorted(map(str, acts)) == sorted(["Relu" if relu else "None", "None"])
 
 
 @pytest.mark.parametrize("case,reason", [
