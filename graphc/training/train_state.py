@@ -205,13 +205,19 @@ class _TrainState:
             return
         self.dirty = False
         state = _from_step_all(self.sig, self.executor.read_state([n for n, _ in self.sig.state_pairs]))
-        done = set()
+        done, kept = set(), set()
         for n, v in self.vars.items():
             if v.uid not in done:  # once per variable (a chunked one has several names)
                 done.add(v.uid)
+                if v._sync_hook is None and v._value is not self.host[n]:
+                    # assigned on the host after the last step (set_weights on one layer, then another
+                    # layer's weights read): the assignment wins, and the next step's refresh uploads it
+                    kept.add(v.uid)
+                    continue
                 v._sync_hook = None
                 v._set_from_device(state[_whole_name(self.sig, n)])
-            self.host[n] = v._value
+            if v.uid not in kept:
+                self.host[n] = v._value
         slots: dict = {}
         for name, (var, slot) in self.sig.slots.items():
             slots.setdefault(var.uid, {})[slot] = state[_whole_name(self.sig, name)]

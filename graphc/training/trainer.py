@@ -458,7 +458,8 @@ class Trainer:
             self._end_epoch(cbs, epoch, logs, val, validation_freq)
             if self.stop_training:
                 break
-        ts.sync()
+        # the weights stay on the device: each Variable syncs when it is read (``_TrainState.sync``),
+        # so fit called epoch by epoch does not copy the state to the host between calls
         cbs.on_train_end(logs)
         return self.history
 

@@ -396,3 +396,41 @@ def test_early_stopping_restores_best_weights_and_next_fit_starts_from_them():
     model.fit(x, y, epochs=1, verbose=0)
     for a, b in zip(model.get_weights(), snaps.weights[best]):
         np.testing.assert_array_equal(a, b)
+
+
+def test_fit_leaves_the_state_on_the_device_until_read():
+    """fit does not copy the state to the host at its end (fit called epoch by epoch would pay a copy
+    of every weight and slot per call); reading any weight brings all of them home."""
+    x, y = blobs(64)
+    model = mlp()
+    model.compile(loss=losses.SparseCategoricalCrossentropy(from_logits=True), optimizer="adam")
+    model.fit(x, y, epochs=1, verbose=0)
+    before = [v._value.copy() for v in model.weights]
+    model.fit(x, y, epochs=1, verbose=0)
+    ts = model._train_state
+    assert ts.dirty and all(v._sync_hook is not None for v in model.trainable_weights)
+    assert all(np.array_equal(a, v._value) for a, v in zip(before, model.weights))  # not copied yet
+    after = model.get_weights()
+    assert not ts.dirty and not any(np.array_equal(a, b) for a, b in zip(before, after))
+
+
+def test_a_weight_assigned_after_fit_survives_reading_another():
+    """Assigning one layer's weights after fit, then reading another layer's (which syncs the device
+    state home): the assignment wins, and the next step starts from it."""
+    x, y = blobs(64)
+    model = mlp()
+    model.compile(loss=losses.SparseCategoricalCrossentropy(from_logits=True), optimizer=optimizers.SGD(0.1))
+    model.fit(x, y, epochs=1, verbose=0)
+    first, last = model.layers[1], model.layers[-1]
+    mine = [np.full(w.shape, 0.5, np.float32) for w in first.weights]
+    for w, m in zip(first.weights, mine):
+        w.assign(m)  # no read before it: the other Variables still wait for their sync
+    trained_last = last.get_weights()  # syncs the device state into every Variable
+    for a, b in zip(first.get_weights(), mine):
+        np.testing.assert_array_equal(a, b)
+    model.optimizer.learning_rate = 0.0
+    model.fit(x, y, epochs=1, verbose=0)
+    for a, b in zip(first.get_weights(), mine):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(last.get_weights(), trained_last):
+        np.testing.assert_array_equal(a, b)
