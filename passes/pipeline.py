@@ -12,6 +12,10 @@
        ``target="onnxruntime"`` and ``allow_contrib=True``, the com.microsoft fusions FusedConv /
        FusedGemm / FusedMatMul
 
+Any level (with ``target="onnxruntime"``) may end with ``ConvsToNchwc(nchwc_block)``: convolutions
+on onnxruntime's NCHWc CPU kernels, for graphs graphc runs itself on a machine that has them
+(``runtime.providers.nchwc_block_for``); never in exports.
+
 Every group is a ``FixedPoint`` with a step bound (``max_steps``).
 """
 from __future__ import annotations
@@ -41,6 +45,7 @@ from .fuse_matmul_scale import FuseMatMulScale
 from .fuse_pad_into_conv import FusePadIntoConv
 from .fuse_transpose_into_gemm import FuseTransposeIntoGemm
 from .infer_shapes import InferShapes
+from .nchwc_convs import ConvsToNchwc
 from .reuse_max_pool_indices import ReuseMaxPoolIndices
 
 #: Level-3 layout passes (channels-last -> NCHW: sink and cancel Transposes), as classes taking no
@@ -63,6 +68,8 @@ class PipelineOptions:
         allow_contrib: the user allows onnxruntime's com.microsoft ops (with target="onnxruntime").
         max_steps: bound on each fixed-point group.
         strict: reaching a bound is an error (debug mode) rather than a warning.
+        nchwc_block: onnxruntime's NCHWc block size on the CPU that will run the graph; above 0,
+            the pipeline ends with ``ConvsToNchwc`` (target "onnxruntime", not for export).
     """
 
     level: int = 1
@@ -71,6 +78,7 @@ class PipelineOptions:
     allow_contrib: bool = False
     max_steps: int = 10
     strict: bool = False
+    nchwc_block: int = 0
 
 
 def _cleanup(o: PipelineOptions) -> list:
@@ -80,15 +88,18 @@ def _cleanup(o: PipelineOptions) -> list:
 
 
 def pipeline(level: int = 1, export: bool = False, target: str = "onnx", allow_contrib: bool = False,
-             max_steps: int = 10, strict: bool = False) -> list:
+             max_steps: int = 10, strict: bool = False, nchwc_block: int = 0) -> list:
     """The passes run at ``level`` (see the module docstring)."""
     if level not in (0, 1, 2, 3):
         raise ValueError(f"level: expected 0, 1, 2 or 3, received {level!r}")
     if target not in TARGETS:
         raise ValueError(f"target: expected one of {TARGETS}, received {target!r}")
-    o = PipelineOptions(level, export, target, allow_contrib, max_steps, strict)
+    if nchwc_block and (target != "onnxruntime" or export):
+        raise ValueError(f"nchwc_block={nchwc_block} makes onnxruntime-specific CPU ops: it needs target='onnxruntime' "
+                         f"and export=False, received target={target!r}, export={export}")
+    o = PipelineOptions(level, export, target, allow_contrib, max_steps, strict, nchwc_block)
     if level == 0:
-        return []
+        return [ConvsToNchwc(nchwc_block)] if nchwc_block else []
     passes: list = [InferShapes(), FixedPoint(_cleanup(o), max_steps, "cleanup", strict)]
     if level >= 2:
         fusions = [CancelTransposes(), FuseConsecutiveReshapes(), FuseMatMulAdd(), FuseTransposeIntoGemm(),
@@ -101,19 +112,21 @@ def pipeline(level: int = 1, export: bool = False, target: str = "onnx", allow_c
         if target == "onnxruntime" and allow_contrib:
             passes.append(FixedPoint([FuseMatMulScale(), FuseActivations()] + _cleanup(o), max_steps, "contrib",
                                      strict))
+    if nchwc_block:
+        passes.append(ConvsToNchwc(nchwc_block))
     return passes
 
 
 def run_pipeline(graph: Graph, level: int = 1, debug: bool | None = None, export: bool = False,
                  target: str = "onnx", allow_contrib: bool = False, dump_dir: str | None = None,
                  max_steps: int = 10, print_table: bool | None = None, passes: list | None = None,
-                 op_counts: bool = False):
+                 op_counts: bool = False, nchwc_block: int = 0):
     """Like ``optimize`` but returns ``(graph, manager)``; ``manager.records`` holds the table rows
     and, in debug mode, ``manager.dump_dir`` the stage folder. ``op_counts`` records each pass's
     op-count difference outside debug mode too (debug mode always does)."""
     debug = debug_enabled(debug)
     if passes is None:
-        passes = pipeline(level, export, target, allow_contrib, max_steps, strict=debug)
+        passes = pipeline(level, export, target, allow_contrib, max_steps, strict=debug, nchwc_block=nchwc_block)
     instruments: list = []
     dumper = None
     if debug or op_counts:
@@ -136,7 +149,7 @@ def run_pipeline(graph: Graph, level: int = 1, debug: bool | None = None, export
 
 def optimize(graph: Graph, level: int = 1, debug: bool | None = None, export: bool = False,
              target: str = "onnx", allow_contrib: bool = False, dump_dir: str | None = None,
-             max_steps: int = 10) -> Graph:
+             max_steps: int = 10, nchwc_block: int = 0) -> Graph:
     """Runs the level's pipeline on a copy of ``graph`` and returns the optimized copy.
 
     Args:
@@ -149,5 +162,8 @@ def optimize(graph: Graph, level: int = 1, debug: bool | None = None, export: bo
         allow_contrib: allow com.microsoft fusions (with target="onnxruntime", level 3).
         dump_dir: folder for the stage dumps (debug mode picks a fresh one when not given).
         max_steps: bound on each fixed-point group.
+        nchwc_block: end with ``ConvsToNchwc`` for onnxruntime's NCHWc kernels of this block size
+            (target "onnxruntime"; ``runtime.providers.nchwc_block_for`` gives the machine's).
     """
-    return run_pipeline(graph, level, debug, export, target, allow_contrib, dump_dir, max_steps)[0]
+    return run_pipeline(graph, level, debug, export, target, allow_contrib, dump_dir, max_steps,
+                        nchwc_block=nchwc_block)[0]

@@ -93,16 +93,9 @@ def nchwc_block_size() -> int:
     return block if block >= 8 and block & (block - 1) == 0 else 0
 
 
-def use_cpu_kernels(graph, device: str):
-    """Rewrites ``graph`` (in place; returned) for the kernels graphc's own CPU sessions have beyond
-    the default domain: convolutions on onnxruntime's NCHWc kernels (``passes.nchwc_convs``) when
-    ``device`` is the CPU and this machine has them. For graphs graphc runs itself only: exported
-    files keep default-domain ops."""
-    if device != "cpu" or not any(n.op in ("Conv", "ConvTranspose") for n in graph.nodes):
-        return graph
-    block = nchwc_block_size()
-    if block:
-        from passes.nchwc_convs import ConvsToNchwc
-
-        ConvsToNchwc(block).run(graph)
-    return graph
+def nchwc_block_for(device: str) -> int:
+    """The ``nchwc_block`` for ``passes.optimize`` on a graph graphc will run on ``device``: this
+    machine's NCHWc block on the CPU, 0 (no rewrite) elsewhere."""
+    if device == "auto":
+        device = "cuda" if "CUDAExecutionProvider" in available_providers() else "cpu"
+    return nchwc_block_size() if device in ("cpu", None) else 0

@@ -385,7 +385,7 @@ class GradientTape:
             def build():
                 from passes import optimize
                 from runtime import Executable
-                from runtime.providers import use_cpu_kernels
+                from runtime.providers import nchwc_block_for
 
                 g, b, env, _ = self._trace()
                 outs = [env[i] for i in range(len(env))]
@@ -396,7 +396,8 @@ class GradientTape:
                     outs.append(v)
                     names.append(f"state_{len(state)}")
                 g.set_outputs(outs, names)
-                return {"exe": Executable(use_cpu_kernels(optimize(g, level=1), "cpu")), "state": state}
+                return {"exe": Executable(optimize(g, level=1, target="onnxruntime",
+                                                    nchwc_block=nchwc_block_for("cpu"))), "state": state}
 
             self._run(self._compile("forward", build))
         return self._values[t.index]
@@ -451,7 +452,7 @@ class GradientTape:
             from passes import optimize
             from passes.autodiff import gradients
             from runtime import Executable
-            from runtime.providers import use_cpu_kernels
+            from runtime.providers import nchwc_block_for
 
             g, b, env, inputs = self._trace()
             loss = env[target.index]
@@ -490,7 +491,8 @@ class GradientTape:
                 outs.append(val)
                 names.append(f"state_{len(state)}")
             g.set_outputs(outs, names)
-            return {"exe": Executable(use_cpu_kernels(optimize(g, level=1), "cpu")), "state": state, "layout": layout}
+            graph = optimize(g, level=1, target="onnxruntime", nchwc_block=nchwc_block_for("cpu"))
+            return {"exe": Executable(graph), "state": state, "layout": layout}
 
         entry = self._compile(("gradient", target.index, tuple(wrt)), build)
         outs = self._run(entry)

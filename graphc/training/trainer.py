@@ -254,7 +254,7 @@ class Trainer:
         weights as row chunks (the signature's ``layouts`` and ``chunks`` say how to convert)."""
         from passes import optimize
         from passes.build_training_step import BuildTrainingStep
-        from runtime.providers import use_cpu_kernels
+        from runtime.providers import nchwc_block_for
 
         g, b, total, fetches = self._trace_with_loss(True)
         if not all_predictions:
@@ -267,9 +267,9 @@ class Trainer:
         step = BuildTrainingStep(b, total, trainable, self.optimizer, fetches, b.state_updates,
                                  device_layouts=device_layouts, chunk_params=device_layouts)
         step.run(g)
-        graph = optimize(g, level=level, debug=debug)
-        if device_layouts:  # fit's own step, never an exported one
-            graph = use_cpu_kernels(graph, getattr(self, "_device", "cpu"))
+        # fit's own step (never an exported one) uses the CPU's NCHWc convolution kernels
+        cpu = {"target": "onnxruntime", "nchwc_block": nchwc_block_for(getattr(self, "_device", "cpu"))}
+        graph = optimize(g, level=level, debug=debug, **(cpu if device_layouts else {}))
         return graph, step.signature, trainable
 
     def _train_state_for(self):
@@ -300,7 +300,7 @@ class Trainer:
     def _eval_executable(self):
         from passes import optimize
         from runtime import Executable
-        from runtime.providers import use_cpu_kernels
+        from runtime.providers import nchwc_block_for
 
         r = self._resolve()
         key = (self._compile_version, id(r["graph"]))
@@ -311,7 +311,8 @@ class Trainer:
             g, _, _, fetches = self._trace_with_loss(False)
             g.set_outputs([v for _, v in fetches], [n for n, _ in fetches])
             device = getattr(self, "_device", "cpu")
-            exe = Executable(use_cpu_kernels(optimize(g, level=STEP_OPT_LEVEL), device), device=device,
+            graph = optimize(g, level=STEP_OPT_LEVEL, target="onnxruntime", nchwc_block=nchwc_block_for(device))
+            exe = Executable(graph, device=device,
                              threads=getattr(self, "_threads", None))
             exe.fetch_names = [n for n, _ in fetches]
             exe.graph_ref = r["graph"]

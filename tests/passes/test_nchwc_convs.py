@@ -213,3 +213,28 @@ def test_small_channel_counts_keep_the_plain_step(monkeypatch):
     model.fit(x, y, batch_size=8, verbose=0)
     step = onnx.load_from_string(model._train_state.executor._data)
     assert {n.domain for n in step.graph.node} <= {""}
+
+
+def test_pipeline_ends_with_the_rewrite_for_onnxruntime_only():
+    from passes.pipeline import pipeline
+
+    assert type(pipeline(2, target="onnxruntime", nchwc_block=8)[-1]) is ConvsToNchwc
+    assert [type(p) for p in pipeline(0, target="onnxruntime", nchwc_block=16)] == [ConvsToNchwc]
+    assert not any(type(p) is ConvsToNchwc for p in pipeline(2, target="onnxruntime"))
+    with pytest.raises(ValueError, match="target='onnxruntime'"):
+        pipeline(2, nchwc_block=8)
+    with pytest.raises(ValueError, match="export=False"):
+        pipeline(2, export=True, target="onnxruntime", nchwc_block=8)
+
+
+def test_debug_mode_checks_the_rewrite(tmp_path, capsys):
+    """Debug mode runs the rewrite like any pass: IR checks, the NumPy reference before and after
+    (the blocked ops' references), a stage dump and a row in the table."""
+    from passes.pipeline import run_pipeline
+
+    g = build(_conv_and_input_gradient, {"x": (2, 16, 6, 6), "w": (16, 16, 3, 3), "dy": (2, 16, 6, 6)})
+    out, manager = run_pipeline(g, level=2, debug=True, target="onnxruntime", nchwc_block=8,
+                                dump_dir=str(tmp_path))
+    (rec,) = [r for r in manager.records if r.name == "ConvsToNchwc"]
+    assert rec.stats["convs"] == 2 and out.count_ops()["NchwcConv"] == 2
+    assert "ConvsToNchwc" in capsys.readouterr().out
