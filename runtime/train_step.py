@@ -110,9 +110,7 @@ class TrainStepExecutor:
         self.steps = 0
 
     def _new_session(self, threads):
-        so = session_options(self.device, threads)
-        # decaying optimizer moments drift into denormals over long runs, which are slow on x86
-        so.add_session_config_entry("session.set_denormal_as_zero", "1")
+        so = session_options(self.device, threads)  # sets denormals-as-zero, see there
         return ort.InferenceSession(self._data, so, providers=providers_for(self.device),
                                     disabled_optimizers=DISABLED_OPTIMIZERS)
 
