@@ -78,7 +78,8 @@ def nchwc_block_size() -> int:
     AVX2, 16 with AVX-512), or 0 when they are missing, do not block, or ``GRAPHC_NCHWC=0`` turns
     them off; graphc's CPU training steps use them only when this is at least 8.
 
-    Probed once per process: a ReorderInput of 4 channels pads them to one block.
+    Probed once per process: a ReorderInput of 4 channels pads them to one block, then
+    ``nchwc_rewrite_agrees`` checks the rewrite's numbers on this onnxruntime.
     """
     if os.environ.get("GRAPHC_NCHWC", "1").strip().lower() in ("0", "false", "off", "no"):
         return 0
@@ -95,7 +96,49 @@ def nchwc_block_size() -> int:
         block = int(sess.run(None, {"x": np.zeros((1, 4, 1, 1), np.float32)})[0].shape[1])
     except Exception:  # an onnxruntime build without the NCHWc kernels
         return 0
-    return block if block >= 8 and block & (block - 1) == 0 else 0
+    if block < 8 or block & (block - 1):
+        return 0
+    return block if nchwc_rewrite_agrees(block) else 0
+
+
+def nchwc_rewrite_agrees(block: int) -> bool:
+    """Runs ``ConvsToNchwc``'s rewrite of a Conv (with its Relu) and of a stride-1 ConvTranspose on
+    this onnxruntime and compares the numbers with the NumPy reference of the plain graph. The
+    blocked filter layout is an internal of onnxruntime's kernels: a build that changed it turns the
+    rewrite off here instead of computing wrong convolutions."""
+    from graphc.ir import Graph, TensorType
+    from graphc.onnx import to_onnx
+    from graphc.ops import Builder, conv2d, relu
+    from graphc.ops.base import emit
+    from graphc.ops.interpreter import evaluate
+    from passes.nchwc_convs import ConvsToNchwc
+
+    c = 2 * block
+    g = Graph("nchwc_check")
+    b = Builder(g)
+    with b.activate():
+        x = b.input("x", TensorType("float32", (2, c, 5, 6)))
+        w = b.input("w", TensorType("float32", (block, c, 3, 3)))
+        dy = b.input("dy", TensorType("float32", (2, block, 4, 5)))
+        y = relu(conv2d(x, w, pads=(1, 0, 0, 1)))
+        dx = emit("ConvTranspose", dy, w, kernel_shape=(3, 3), pads=(0, 1, 1, 0))
+    g.set_outputs([y, dx], ["y", "dx"])
+    rng = np.random.default_rng(0)
+    feeds = {"x": rng.standard_normal((2, c, 5, 6)).astype(np.float32),
+             "w": rng.standard_normal((block, c, 3, 3)).astype(np.float32),
+             "dy": rng.standard_normal((2, block, 4, 5)).astype(np.float32)}
+    want = evaluate(g, feeds)
+    rewritten = g.copy()
+    if ConvsToNchwc(block).run(rewritten).stats.get("convs") != 2:
+        return False
+    try:
+        so = session_options("cpu", threads=1)
+        so.log_severity_level = 4  # a refused layout is an answer here, not an error to print
+        sess = ort.InferenceSession(to_onnx(rewritten).SerializeToString(), so, providers=["CPUExecutionProvider"])
+        got = sess.run(None, feeds)
+    except Exception:
+        return False
+    return all(np.allclose(a, e, rtol=1e-4, atol=1e-4) for a, e in zip(got, want))
 
 
 def nchwc_block_for(device: str) -> int:

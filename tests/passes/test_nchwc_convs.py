@@ -10,7 +10,7 @@ from graphc.ops.contrib import nchwc_block, nchwc_filter_index, nchwc_filter_row
 from graphc.testing import check_op
 from passes.nchwc_convs import ConvsToNchwc
 from pass_helpers import build, check_pass, small_cnn, small_cnn_data
-from runtime.providers import nchwc_block_size
+from runtime.providers import nchwc_block_size, nchwc_rewrite_agrees
 
 BLOCK = nchwc_block_size()
 needs_nchwc = pytest.mark.skipif(not BLOCK, reason="this onnxruntime / CPU has no NCHWc kernels")
@@ -151,6 +151,14 @@ def test_does_not_fire(case, reason):
 def test_block_must_be_a_power_of_two():
     with pytest.raises(ValueError, match="power of two"):
         ConvsToNchwc(12)
+
+
+@needs_nchwc
+def test_probe_checks_the_rewrite_on_this_onnxruntime():
+    """The probe runs the rewrite and compares numbers: the machine's block agrees, the other block
+    size (a layout onnxruntime does not use here) is caught instead of computing wrong convolutions."""
+    assert nchwc_rewrite_agrees(BLOCK)
+    assert not nchwc_rewrite_agrees(8 if BLOCK == 16 else 16)
 
 
 def test_probe_can_be_turned_off(monkeypatch):
