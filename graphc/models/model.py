@@ -152,12 +152,10 @@ class Model(Trainer, Layer):
     def _executable(self, device=None):
         from passes import optimize
         from runtime import Executable
-        from runtime.providers import nchwc_block_for
 
         key = ("exe", device or getattr(self, "_device", "cpu"))
         if key not in self._graph_cache:
-            graph = optimize(self._trace_graph(False), level=2, target="onnxruntime",
-                             nchwc_block=nchwc_block_for(key[1]))
+            graph = optimize(self._trace_graph(False), level=2)
             self._graph_cache[key] = Executable(graph, device=key[1])
         return self._graph_cache[key]
 

@@ -385,7 +385,6 @@ class GradientTape:
             def build():
                 from passes import optimize
                 from runtime import Executable
-                from runtime.providers import nchwc_block_for
 
                 g, b, env, _ = self._trace()
                 outs = [env[i] for i in range(len(env))]
@@ -396,8 +395,7 @@ class GradientTape:
                     outs.append(v)
                     names.append(f"state_{len(state)}")
                 g.set_outputs(outs, names)
-                return {"exe": Executable(optimize(g, level=1, target="onnxruntime",
-                                                    nchwc_block=nchwc_block_for("cpu"))), "state": state}
+                return {"exe": Executable(optimize(g, level=1)), "state": state}
 
             self._run(self._compile("forward", build))
         return self._values[t.index]

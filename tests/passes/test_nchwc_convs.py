@@ -246,3 +246,15 @@ def test_debug_mode_checks_the_rewrite(tmp_path, capsys):
     (rec,) = [r for r in manager.records if r.name == "ConvsToNchwc"]
     assert rec.stats["convs"] == 2 and out.count_ops()["NchwcConv"] == 2
     assert "ConvsToNchwc" in capsys.readouterr().out
+
+
+@needs_nchwc
+def test_inference_graphs_keep_the_plain_convolutions():
+    """predict / evaluate would permute every kernel on every call; onnxruntime permutes constant
+    weights once by itself, so inference graphs keep default-domain convolutions."""
+    model = _cnn16("sgd")
+    x, y = small_cnn_data(8)
+    model.predict(x, verbose=0)
+    model.evaluate(x, y, verbose=0)
+    assert not any(n.op.startswith("Nchwc") for n in model._executable().graph.nodes)
+    assert not any(n.op.startswith("Nchwc") for n in model._eval_executable().graph.nodes)
