@@ -125,10 +125,12 @@ class Max(_Binary):
         return np.maximum(a, b)
 
     def grad(self, node, dys):
+        # a multiply by the cast mask, not Where, which onnxruntime runs on one thread (as for Relu):
+        # ReLU6's Min(x, 6) gradient on 32x64x32x32 floats 6.9 -> 3.3-3.5 ms at 2 threads; B's share
+        # is dY - dA, exact for a 0/1 mask
         a, b = node.inputs
-        mask = greater_or_equal(a, b)
-        zero = zeros_like_scalar(dys[0])
-        return [where(mask, dys[0], zero), where(mask, zero, dys[0])]
+        da = mul(dys[0], cast(greater_or_equal(a, b), dys[0].dtype))
+        return [da, sub(dys[0], da)]
 
 
 @register_op
@@ -139,10 +141,12 @@ class Min(_Binary):
         return np.minimum(a, b)
 
     def grad(self, node, dys):
+        # a multiply by the cast mask, not Where, which onnxruntime runs on one thread (as for Relu):
+        # ReLU6's Min(x, 6) gradient on 32x64x32x32 floats 6.9 -> 3.3-3.5 ms at 2 threads; B's share
+        # is dY - dA, exact for a 0/1 mask
         a, b = node.inputs
-        mask = less_or_equal(a, b)
-        zero = zeros_like_scalar(dys[0])
-        return [where(mask, dys[0], zero), where(mask, zero, dys[0])]
+        da = mul(dys[0], cast(less_or_equal(a, b), dys[0].dtype))
+        return [da, sub(dys[0], da)]
 
 
 @register_op
