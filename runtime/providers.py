@@ -102,8 +102,8 @@ def nchwc_block_size() -> int:
 
 
 def nchwc_rewrite_agrees(block: int) -> bool:
-    """Runs ``ConvsToNchwc``'s rewrite of a Conv (with its Relu) and of a stride-1 ConvTranspose on
-    this onnxruntime and compares the numbers with the NumPy reference of the plain graph. The
+    """Runs ``ConvsToNchwc``'s rewrite of a Conv (with its Relu), a stride-1 ConvTranspose and their
+    depthwise forms on this onnxruntime and compares the numbers with the NumPy reference of the plain graph. The
     blocked filter layout is an internal of onnxruntime's kernels: a build that changed it turns the
     rewrite off here instead of computing wrong convolutions."""
     from graphc.ir import Graph, TensorType
@@ -120,16 +120,20 @@ def nchwc_rewrite_agrees(block: int) -> bool:
         x = b.input("x", TensorType("float32", (2, c, 5, 6)))
         w = b.input("w", TensorType("float32", (block, c, 3, 3)))
         dy = b.input("dy", TensorType("float32", (2, block, 4, 5)))
+        dw = b.input("dw", TensorType("float32", (c, 1, 3, 3)))
         y = relu(conv2d(x, w, pads=(1, 0, 0, 1)))
         dx = emit("ConvTranspose", dy, w, kernel_shape=(3, 3), pads=(0, 1, 1, 0))
-    g.set_outputs([y, dx], ["y", "dx"])
+        yd = conv2d(x, dw, pads=(1, 1, 1, 1), group=c)  # depthwise, and its input gradient
+        dxd = emit("ConvTranspose", x, dw, kernel_shape=(3, 3), pads=(1, 0, 1, 0), group=c)
+    g.set_outputs([y, dx, yd, dxd], ["y", "dx", "yd", "dxd"])
     rng = np.random.default_rng(0)
     feeds = {"x": rng.standard_normal((2, c, 5, 6)).astype(np.float32),
              "w": rng.standard_normal((block, c, 3, 3)).astype(np.float32),
-             "dy": rng.standard_normal((2, block, 4, 5)).astype(np.float32)}
+             "dy": rng.standard_normal((2, block, 4, 5)).astype(np.float32),
+             "dw": rng.standard_normal((c, 1, 3, 3)).astype(np.float32)}
     want = evaluate(g, feeds)
     rewritten = g.copy()
-    if ConvsToNchwc(block).run(rewritten).stats.get("convs") != 2:
+    if ConvsToNchwc(block).run(rewritten).stats.get("convs") != 4:
         return False
     try:
         so = session_options("cpu", threads=1)

@@ -124,15 +124,19 @@ def nchwc_unblock(x: np.ndarray, block: int, channels: int | None = None) -> np.
     return np.ascontiguousarray(y[:, :channels] if channels is not None else y)
 
 
-def nchwc_filter_index(w_shape, block: int, transpose: bool = False) -> np.ndarray:
+def nchwc_filter_index(w_shape, block: int, transpose: bool = False, group: int = 1) -> np.ndarray:
     """Flat indices into an OIHW weight of shape ``w_shape`` that gather onnxruntime's NCHWc filter:
     [O/B][I/B][KH][KW][Bi][Bo] when I >= B (the input is blocked), [O/B][I][KH][KW][Bo] when I < B
-    (the input stays NCHW). ``transpose``: the filter of the ConvTranspose with weight ``w_shape``
-    (I, O, KH, KW) done as a Conv, i.e. the kernel swapped to (O, I) and flipped in both spatial axes.
+    (the input stays NCHW, or a depthwise filter, I = 1). ``transpose``: the filter of the
+    ConvTranspose with weight ``w_shape`` (I, O/group, KH, KW) done as a Conv, i.e. each group's
+    kernel swapped to (O, I) and flipped in both spatial axes (a depthwise kernel is only flipped).
     O must be a multiple of B."""
     idx = np.arange(int(np.prod(w_shape)), dtype=np.int64).reshape(w_shape)
     if transpose:
-        idx = idx.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]
+        c_in, c_out_g, kh, kw = idx.shape
+        c_in_g = c_in // group
+        idx = idx.reshape(group, c_in_g, c_out_g, kh, kw).transpose(0, 2, 1, 3, 4)
+        idx = idx.reshape(group * c_out_g, c_in_g, kh, kw)[:, :, ::-1, ::-1]
     o, i, kh, kw = idx.shape
     if o % block:
         raise ValueError(f"NCHWc filters need output channels in multiples of {block}, received {o}")
@@ -145,7 +149,7 @@ def nchwc_filter_index(w_shape, block: int, transpose: bool = False) -> np.ndarr
     return np.ascontiguousarray(idx).reshape(-1)
 
 
-def nchwc_filter_rows(w_shape, block: int, transpose: bool = False) -> tuple:
+def nchwc_filter_rows(w_shape, block: int, transpose: bool = False, group: int = 1) -> tuple:
     """The NCHWc filter of an OIHW (or, with ``transpose``, ConvTranspose IOHW) weight as a gather of
     ``block``-float rows: returns ``(view, perm, rows)`` such that the filter is
     ``Transpose(Reshape(W, view), perm)`` reshaped to (-1, block), then ``Gather(rows, axis=0)``.
@@ -155,7 +159,7 @@ def nchwc_filter_rows(w_shape, block: int, transpose: bool = False) -> tuple:
     (0.23 ms), while a 2-D transpose, a transpose of the last two axes and a gather of 64-byte rows
     take 20-40 us. The filter's innermost axis runs along one channel axis of the weight, so one of
     those cheap transposes brings it innermost and the rest is a row gather."""
-    idx = nchwc_filter_index(w_shape, block, transpose)
+    idx = nchwc_filter_index(w_shape, block, transpose, group)
     a, b, kh, kw = (int(d) for d in w_shape)
     for view, perm in (((a, b * kh * kw), (1, 0)), ((a, b, kh * kw), (0, 2, 1))):
         # where each element of W lands in Transpose(Reshape(W, view), perm)

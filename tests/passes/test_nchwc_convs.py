@@ -100,6 +100,34 @@ def test_rewrite_keeps_the_numbers(block):
     assert all(n.inputs[0].shape[-1] == block for n in out.nodes if n.op == "Gather")
 
 
+@pytest.mark.parametrize("block", [8, 16])
+def test_depthwise_convolutions_and_their_input_gradients(block):
+    """group = channels (DepthwiseConv2D): onnxruntime's depthwise NCHWc kernel; the input gradient's
+    kernel is only flipped (one channel per group in and out)."""
+    def depthwise(x, w, dy):
+        y = O.conv2d(x, w, pads=(1, 1, 1, 1), strides=(2, 1), group=16)
+        dx = emit("ConvTranspose", dy, w, kernel_shape=(3, 3), pads=(1, 1, 1, 1), group=16)
+        return y, dx
+
+    g = build(depthwise, {"x": (2, 16, 7, 6), "w": (16, 1, 3, 3), "dy": (2, 16, 7, 6)})
+    out = check_pass(ConvsToNchwc(block), g, ort_check=block == BLOCK)
+    convs = [n for n in out.nodes if n.op == "NchwcConv"]
+    assert len(convs) == 2 and all(n.attrs["group"] == 16 for n in convs)
+    assert {"Conv", "ConvTranspose"}.isdisjoint(out.count_ops())
+
+
+@pytest.mark.parametrize("block", [8, 16])
+@pytest.mark.parametrize("shape,group", [((32, 1, 3, 3), 32), ((32, 2, 3, 3), 16)])
+def test_grouped_transposed_filters(block, shape, group):
+    """The ConvTranspose filter per group: (I/g, O/g) swapped and flipped."""
+    w = _rand(*shape)
+    got = w.reshape(-1)[nchwc_filter_index(shape, block, transpose=True, group=group)]
+    c_in, c_out_g = shape[:2]
+    want = w.reshape(group, c_in // group, c_out_g, 3, 3).transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1]
+    want = want.reshape(group * c_out_g, c_in // group, 3, 3)
+    np.testing.assert_array_equal(got, want.reshape(-1)[nchwc_filter_index(want.shape, block)])
+
+
 @pytest.mark.parametrize("relu", [False, True])
 def test_chained_convolutions_skip_the_reorders_between(relu):
     """The second convolution reads the first's blocked result; a Relu between them is applied by
@@ -180,6 +208,7 @@ def _cnn16(optimizer):
     inputs = keras.Input((8, 8, 2))
     x = layers.Conv2D(16, 3, activation="relu")(inputs)
     x = layers.Conv2D(16, 3, padding="same", activation="relu")(x)
+    x = layers.DepthwiseConv2D(3, padding="same", activation="relu")(x)
     x = layers.Conv2D(16, 3, activation="relu")(x)
     model = keras.Model(inputs, layers.Dense(3)(layers.Flatten()(x)))
     model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
