@@ -270,8 +270,9 @@ class Trainer:
         # fit's own step (never an exported one) uses the CPU's NCHWc convolution kernels. Inference
         # graphs do not: they would permute every kernel on every call (ResNet50 predict of 4 images
         # 1.10 -> 1.30 s), where onnxruntime's own transformer permutes constant weights once.
-        cpu = {"target": "onnxruntime", "nchwc_block": nchwc_block_for(getattr(self, "_device", "cpu"))}
-        graph = optimize(g, level=level, debug=debug, **(cpu if device_layouts else {}))
+        cpu = {"target": "onnxruntime", "nchwc_block": nchwc_block_for(getattr(self, "_device", "cpu"))} \
+            if device_layouts else {}
+        graph = optimize(g, level=level, debug=debug, **cpu)
         return graph, step.signature, trainable
 
     def _train_state_for(self):
@@ -311,8 +312,7 @@ class Trainer:
             cache.clear()
             g, _, _, fetches = self._trace_with_loss(False)
             g.set_outputs([v for _, v in fetches], [n for n, _ in fetches])
-            device = getattr(self, "_device", "cpu")
-            exe = Executable(optimize(g, level=STEP_OPT_LEVEL), device=device,
+            exe = Executable(optimize(g, level=STEP_OPT_LEVEL), device=getattr(self, "_device", "cpu"),
                              threads=getattr(self, "_threads", None))
             exe.fetch_names = [n for n, _ in fetches]
             exe.graph_ref = r["graph"]
