@@ -287,3 +287,26 @@ def test_inference_graphs_keep_the_plain_convolutions():
     model.evaluate(x, y, verbose=0)
     assert not any(n.op.startswith("Nchwc") for n in model._executable().graph.nodes)
     assert not any(n.op.startswith("Nchwc") for n in model._eval_executable().graph.nodes)
+
+
+@needs_nchwc
+@pytest.mark.parametrize("hw,kernel,strides,pads", [
+    ((1, 1), (3, 3), (1, 1), (1, 1, 1, 1)),      # a 1x1 image under a 'same' 3x3 kernel
+    ((7, 5), (1, 1), (2, 2), (0, 0, 0, 0)),      # pointwise, strided, odd sizes
+    ((9, 8), (5, 3), (2, 1), (2, 1, 2, 1)),      # non-square kernel
+    ((4, 4), (3, 3), (3, 3), (0, 0, 2, 2)),      # stride above the overlap, end padding only
+])
+def test_convolution_shapes_on_onnxruntime(hw, kernel, strides, pads):
+    """Unusual sizes and paddings give onnxruntime's numbers equal to the reference's, with the
+    stride-1 input gradient of the same convolution."""
+    def conv_and_dx(x, w, dy):
+        y = O.conv2d(x, w, pads=pads, strides=strides)
+        dx = emit("ConvTranspose", dy, w, kernel_shape=kernel, pads=(0, 0, 0, 0))
+        return y, dx
+
+    c = BLOCK
+    ho = (hw[0] + pads[0] + pads[2] - kernel[0]) // strides[0] + 1
+    wo = (hw[1] + pads[1] + pads[3] - kernel[1]) // strides[1] + 1
+    g = build(conv_and_dx, {"x": (3, c, *hw), "w": (2 * c, c, *kernel), "dy": (1, 2 * c, ho, wo)})
+    out = check_pass(ConvsToNchwc(BLOCK), g, rtol=1e-4, atol=1e-4)
+    assert out.count_ops()["NchwcConv"] == 2
