@@ -58,7 +58,6 @@ def session(path: str, batch: int, threads: int):
     from runtime.providers import DISABLED_OPTIMIZERS, session_options
 
     so = session_options("cpu", threads)  # fit's session settings (TrainStepExecutor._new_session)
-    so.add_session_config_entry("session.set_denormal_as_zero", "1")
     with open(path, "rb") as f:
         s = ort.InferenceSession(f.read(), so, providers=["CPUExecutionProvider"],
                                  disabled_optimizers=DISABLED_OPTIMIZERS)

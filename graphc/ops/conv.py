@@ -390,7 +390,8 @@ def conv_weight_grad(x, dy, w, strides, pads, dilations, group):
     sample, channels-first below 256, per-sample products from 256; inputs with fewer than 8
     channels keep the single batched im2col product (``conv_weight_grad_im2col``).
 
-    Measured on onnxruntime 1.31 CPU, one thread, ms for dW alone (fastest of 11 interleaved runs
+    Measured on onnxruntime 1.31 CPU, one thread, ms for dW alone, with the taps as Slices (the
+    channels-last and per-sample taps are row Gathers since; see ``conv_weight_grad_taps``) (fastest of 11 interleaved runs
     of equivalent hand-built graphs on a shared 2-core machine, 3x3 kernels; im2col, then taps
     channels-last / channels-first / per-sample):
 
@@ -442,8 +443,13 @@ def conv_weight_grad_taps(x, dy, w, strides, pads, dilations, layout: str):
       the (N, H*W, C) view, viewed as (K, C) with K = N*OH*OW, and dW[:, :, i, j] = dY2^T (M, K) @ tap.
     * ``channels_first``: X transposed to (C, N, H, W) and dY to (M, K) once (block copies of whole
       images); dW[:, :, i, j] = dY2 @ tap^T (C, K)^T.
-    * ``per_sample``: no transposes; per sample n, dY_n (M, OH*OW) @ tap_n^T (a batched MatMul),
-      summed over the batch.
+    * ``per_sample``: X transposed to NHWC once, dY not at all; per sample n, dY_n (M, OH*OW) @ tap_n
+      (OH*OW, C) (a batched MatMul), summed over the batch.
+
+    Channels-last and per-sample taps are row Gathers of the (N, H*W, C) view: onnxruntime's Gather
+    copies C-float rows on every thread, its Slice runs on one (a 64x11x11x64 tap 0.14 -> 0.08 ms at
+    2 threads). Against the NCHW Slices of before, whole steps (``step_ab.py``, 2 threads): channels-
+    last taps W3 0.926 / 0.958; per-sample taps W3 0.963 / 0.936, W2 0.969 / 0.947.
 
     onnxruntime folds the transposed operands into the products (Gemm / FusedMatMul). The products
     are stacked tap-major, (KH*KW, M, C), and transposed to OIHW at the end.
@@ -467,36 +473,32 @@ def conv_weight_grad_taps(x, dy, w, strides, pads, dilations, layout: str):
         dy_t = reshape(transpose(dy, (1, 0, 2, 3)), (m, -1))             # (M, K)
         axes = (2, 3)
     elif layout == "per_sample":
-        xt = pad(x, (0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3])) if any(pads) else x
+        xt = transpose(x, (0, 2, 3, 1))                                  # (N, H, W, C)
+        if any(pads):
+            xt = pad(xt, (0, pads[0], pads[1], 0, 0, pads[2], pads[3], 0))
         dy_t = reshape(dy, (-1, m, oh * ow))                             # (N, M, OH*OW)
-        axes = (2, 3)
     else:
         raise ValueError(f"unknown layout {layout!r}")
     steps = (strides[0], strides[1])
-    if layout == "channels_last":
-        # taps as row gathers of (H*W, C): onnxruntime's Gather copies C-float rows on every thread,
-        # its Slice runs on one (a 64x11x11x64 tap 0.14 -> 0.08 ms at 2 threads; W3's whole step
-        # 0.926 and 0.958 in step_ab.py)
+    if layout in ("channels_last", "per_sample"):  # taps gathered as rows of (N, H*W, C), see above
         hp, wp = xt.shape[1], xt.shape[2]
         rows = reshape(xt, (-1, hp * wp, c))
     products = []
     for i in range(kh):
         for j in range(kw):
             h0, w0 = i * dilations[0], j * dilations[1]
-            if layout == "channels_last":
-                at = np.add.outer(np.arange(h0, h0 + strides[0] * oh, strides[0]) * wp,
-                                  np.arange(w0, w0 + strides[1] * ow, strides[1])).reshape(-1)
-                tap = gather(rows, current_builder().constant(at.astype(np.int64)), axis=1)  # (N, OH*OW, C)
-                products.append(unsqueeze(matmul(dy_t, reshape(tap, (-1, c))), (0,)))        # (1, M, C)
-                continue
-            tap = slice_(xt, starts=(h0, w0), ends=(h0 + strides[0] * (oh - 1) + 1, w0 + strides[1] * (ow - 1) + 1),
-                         axes=axes, steps=steps)
             if layout == "channels_first":
+                tap = slice_(xt, starts=(h0, w0), axes=axes, steps=steps,
+                             ends=(h0 + strides[0] * (oh - 1) + 1, w0 + strides[1] * (ow - 1) + 1))
                 products.append(unsqueeze(matmul(dy_t, transpose(reshape(tap, (c, -1)), (1, 0))), (0,)))
-            else:
-                # summed over the batch tap by tap: only one (N, M, C) product is alive at a time
-                tap3 = transpose(reshape(tap, (-1, c, oh * ow)), (0, 2, 1))
-                products.append(reduce_sum(matmul(dy_t, tap3), (0,), keepdims=True))        # (1, M, C)
+                continue
+            at = np.add.outer(np.arange(h0, h0 + strides[0] * oh, strides[0]) * wp,
+                              np.arange(w0, w0 + strides[1] * ow, strides[1])).reshape(-1)
+            tap = gather(rows, current_builder().constant(at.astype(np.int64)), axis=1)      # (N, OH*OW, C)
+            if layout == "channels_last":
+                products.append(unsqueeze(matmul(dy_t, reshape(tap, (-1, c))), (0,)))        # (1, M, C)
+            else:  # per sample, summed over the batch tap by tap: one (N, M, C) product alive at a time
+                products.append(reduce_sum(matmul(dy_t, tap), (0,), keepdims=True))           # (1, M, C)
     dw = concat(products, 0) if len(products) > 1 else products[0]
     # (KH*KW, M, C) -> OIHW. The taps stay the leading axis so that this Transpose, and the one a
     # channels-last layer composes with it (OIHW -> HWIO), are 2-D on merged axes: onnxruntime's

@@ -72,12 +72,14 @@ def test_conv_weight_grad_path_by_shape(xs, ws, attrs, path):
     taps = ws[2] * ws[3]
     if path == "im2col":
         assert ops.count("MatMul") == 1 and "Concat" in ops and "ReduceSum" in ops
-    elif path == "channels_last":
+    elif path == "channels_last":  # taps gathered as rows of the NHWC input
         assert ops.count("MatMul") == taps and (0, 2, 3, 1) in transposes and "ReduceSum" not in ops
+        assert ops.count("Gather") == taps and "Slice" not in ops
     elif path == "channels_first":
         assert ops.count("MatMul") == taps and (1, 0, 2, 3) in transposes and "ReduceSum" not in ops
-    elif path == "per_sample":
-        assert ops.count("MatMul") == taps and ops.count("ReduceSum") == taps and (0, 2, 3, 1) not in transposes
+    elif path == "per_sample":  # only X is transposed (to NHWC, its taps gathered as rows); dY is read as is
+        assert ops.count("MatMul") == taps and ops.count("ReduceSum") == taps and ops.count("Gather") == taps
+        assert transposes.count((0, 2, 3, 1)) == 1 and "Slice" not in ops  # (2, 3, 0, 1): taps-major -> OIHW
     else:
         assert ops.count("Conv") == 2 and "MatMul" not in ops
 
