@@ -103,9 +103,9 @@ def nchwc_block_size() -> int:
 
 def nchwc_rewrite_agrees(block: int) -> bool:
     """Runs ``ConvsToNchwc``'s rewrite of a Conv (with its Relu), a stride-1 ConvTranspose and their
-    depthwise forms on this onnxruntime and compares the numbers with the NumPy reference of the plain graph. The
-    blocked filter layout is an internal of onnxruntime's kernels: a build that changed it turns the
-    rewrite off here instead of computing wrong convolutions."""
+    depthwise forms on this onnxruntime and compares the numbers with the NumPy reference of the
+    plain graph. The blocked filter layout is an internal of onnxruntime's kernels: a build that
+    changed it turns the rewrite off here instead of computing wrong convolutions."""
     from graphc.ir import Graph, TensorType
     from graphc.onnx import to_onnx
     from graphc.ops import Builder, conv2d, relu

@@ -115,7 +115,8 @@ def nchwc_block(x: np.ndarray, block: int) -> np.ndarray:
     cp = _padded(c, block)
     if cp != c:
         x = np.concatenate([x, np.zeros((n, cp - c, hh, ww), x.dtype)], axis=1)
-    return np.ascontiguousarray(x.reshape(n, cp // block, block, hh, ww).transpose(0, 1, 3, 4, 2)).reshape(n, cp, hh, ww)
+    blocked = x.reshape(n, cp // block, block, hh, ww).transpose(0, 1, 3, 4, 2)
+    return np.ascontiguousarray(blocked).reshape(n, cp, hh, ww)
 
 
 def nchwc_unblock(x: np.ndarray, block: int, channels: int | None = None) -> np.ndarray:

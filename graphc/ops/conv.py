@@ -390,10 +390,10 @@ def conv_weight_grad(x, dy, w, strides, pads, dilations, group):
     sample, channels-first below 256, per-sample products from 256; inputs with fewer than 8
     channels keep the single batched im2col product (``conv_weight_grad_im2col``).
 
-    Measured on onnxruntime 1.31 CPU, one thread, ms for dW alone, with the taps as Slices (the
-    channels-last and per-sample taps are row Gathers since; see ``conv_weight_grad_taps``) (fastest of 11 interleaved runs
+    Measured on onnxruntime 1.31 CPU, one thread, ms for dW alone (fastest of 11 interleaved runs
     of equivalent hand-built graphs on a shared 2-core machine, 3x3 kernels; im2col, then taps
-    channels-last / channels-first / per-sample):
+    channels-last / channels-first / per-sample), with the taps as Slices: the channels-last and
+    per-sample taps are row Gathers since (``conv_weight_grad_taps``):
 
     ==========================================  ======  =====  =====  ==========
     X -> dY                                     im2col  last   first  per-sample
