@@ -62,7 +62,7 @@ class ConvsToNchwc(RewritePass):
         if c_in % self.block or c_out % self.block:
             return NoMatch(f"{c_in} input / {c_out} output channels are not multiples of the block {self.block}")
         if node.op == "Conv":
-            return Match({"pads": a["pads"]})
+            return Match({"pads": a["pads"], "attrs": a})
         if a["strides"] != (1, 1) or a["output_padding"] != (0, 0):
             return NoMatch(f"a ConvTranspose with strides {a['strides']}, output padding {a['output_padding']} is "
                            "not a stride-1 Conv")
@@ -70,13 +70,13 @@ class ConvsToNchwc(RewritePass):
         pads = tuple(kk - 1 - p for kk, p in zip(k, a["pads"]))
         if min(pads) < 0:
             return NoMatch(f"pads {a['pads']} exceed the kernel {a['kernel_shape']}")
-        return Match({"pads": pads})
+        return Match({"pads": pads, "attrs": a})
 
     def rewrite(self, graph: Graph, node, m):
         x, w = node.inputs[0], node.inputs[1]
         bias = node.inputs[2] if len(node.inputs) > 2 else None
         transpose = node.op == "ConvTranspose"
-        a = conv_attrs(w.shape, **node.attrs)
+        a = m.values["attrs"]
         g = a["group"]
         o, i = (w.shape[1] * g, w.shape[0] // g) if transpose else (w.shape[0], w.shape[1])  # the Conv's filter
         s, block = node.scope, self.block

@@ -122,6 +122,22 @@ def small_cnn(optimizer="adam", seed: int = 0):
     return model
 
 
+def fit_save_resume(model, tmp_path):
+    """Trains ``model`` an epoch on ``small_cnn_data``, saves it, trains it another; loads the save
+    and trains the loaded copy that epoch too. Returns the loaded copy: the two models should now
+    agree, whatever form the step keeps their state in."""
+    import graphc as keras
+
+    x, y = small_cnn_data()
+    model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    path = str(tmp_path / "resume.graphc")
+    model.save(path)
+    model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    loaded = keras.load_model(path)
+    loaded.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    return loaded
+
+
 def small_cnn_data(n: int = 32):
     rng = np.random.default_rng(1)
     return rng.standard_normal((n, 8, 8, 2)).astype(np.float32), rng.integers(0, 3, n)

@@ -10,7 +10,7 @@ from graphc.ir import ParamLayout, TensorType, Variable, chunk_name, param_value
 from graphc.ops import current_builder
 from graphc.ops.base import emit
 from passes.param_chunks import StoreParamsInChunks, chunk_rows
-from pass_helpers import build, check_pass, small_cnn, small_cnn_data
+from pass_helpers import build, check_pass, fit_save_resume, small_cnn, small_cnn_data
 
 RNG = np.random.default_rng(0)
 
@@ -173,14 +173,8 @@ def test_the_chunked_step_is_a_valid_onnx_graph(small_chunks):
 
 
 def test_a_saved_model_resumes_with_chunks(small_chunks, tmp_path):
-    x, y = small_cnn_data()
     a = small_cnn("adam")
-    a.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
-    path = str(tmp_path / "a.graphc")
-    a.save(path)
-    a.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
-    b = keras.load_model(path)
-    b.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    b = fit_save_resume(a, tmp_path)
     assert b._train_state.sig.chunks
     _assert_same_training(a, b)
 

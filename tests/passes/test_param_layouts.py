@@ -8,7 +8,7 @@ from graphc.ir import ParamLayout, TensorType, Variable
 from graphc.ops import current_builder
 from graphc.ops.base import emit
 from passes.param_layouts import StoreParamsInDeviceLayout
-from pass_helpers import build, check_pass, small_cnn, small_cnn_data
+from pass_helpers import build, check_pass, fit_save_resume, small_cnn, small_cnn_data
 
 RNG = np.random.default_rng(0)
 
@@ -149,14 +149,8 @@ def test_fit_gives_the_weights_of_the_keras_layout_step(monkeypatch, optimizer):
 def test_a_saved_model_resumes_in_the_device_layout(tmp_path):
     """Host -> step conversion of a loaded model's weights and optimizer slots: training on gives
     what the model that never stopped gives."""
-    x, y = small_cnn_data()
     a = small_cnn()
-    a.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
-    path = str(tmp_path / "a.graphc")
-    a.save(path)
-    a.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
-    b = keras.load_model(path)
-    b.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    b = fit_save_resume(a, tmp_path)
     assert b._train_state.sig.layouts
     for wa, wb in zip(a.get_weights(), b.get_weights()):
         np.testing.assert_allclose(wb, wa, rtol=1e-5, atol=1e-6)
