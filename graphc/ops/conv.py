@@ -8,8 +8,8 @@ Gradients (``ONNX_TRAINING_NOTES.md`` §1.2), standard ONNX ops only:
 
 * Conv dX = ConvTranspose(dY, W) with the forward strides/pads/dilations/group and the
   ``output_padding`` that restores the input size (rows the forward never read get zeros).
-* Conv dW (ungrouped): one MatMul per kernel tap, on a strided Slice of the input, in a layout
-  chosen by static shape (channels-last, channels-first or per sample, see ``conv_weight_grad``);
+* Conv dW (ungrouped): the kernel taps gathered as rows of the NHWC input, contracted with dY per
+  sample and tap, or for small images all taps in one channels-last product (``conv_weight_grad``);
   inputs with few channels use im2col (Slices, Concat, a batched MatMul
   summed over the batch). Grouped convolutions "swap roles": a Conv of the input (batch and
   channels swapped, group-aware) with dY as the kernel, strides and dilations exchanged, sliced to
@@ -385,124 +385,98 @@ def conv_weight_grad(x, dy, w, strides, pads, dilations, group):
     """dW of ``Y = Conv(X, W)`` for upstream ``dY``, W of shape (M, C/G, KH, KW).
 
     Grouped convolutions (or sizes known only at run time) swap roles (``conv_weight_grad_swap``).
-    Ungrouped ones use one product per kernel tap (``conv_weight_grad_taps``) in the layout that
-    onnxruntime runs fastest for the static shape: channels-last up to 144 output positions per
-    sample, channels-first below 256, per-sample products from 256; inputs with fewer than 8
-    channels keep the single batched im2col product (``conv_weight_grad_im2col``).
+    Inputs with fewer than 8 channels keep the batched im2col product of NCHW slices
+    (``conv_weight_grad_im2col``). Otherwise the kernel taps are gathered as rows of the NHWC
+    input (``conv_weight_grad_taps``): per sample, one product per tap, from 64 output positions
+    per sample; below that, all taps at once, channels-last, in one product (its patch matrix
+    is small there).
 
-    Measured on onnxruntime 1.31 CPU, one thread, ms for dW alone (fastest of 11 interleaved runs
-    of equivalent hand-built graphs on a shared 2-core machine, 3x3 kernels; im2col, then taps
-    channels-last / channels-first / per-sample), with the taps as Slices: the channels-last and
-    per-sample taps are row Gathers since (``conv_weight_grad_taps``):
+    Measured on onnxruntime 1.31 CPU, 2 threads, ms for dW alone (median of 15 interleaved runs of
+    equivalent hand-built graphs, intra-op spinning off, 2-core machine, 3x3 kernels; N x C x H x W
+    of the padded input, M output channels): per-tap channels-last products (the former choice up
+    to 144 positions), per-tap per-sample products, one channels-last product of all taps:
 
-    ==========================================  ======  =====  =====  ==========
-    X -> dY                                     im2col  last   first  per-sample
-    ==========================================  ======  =====  =====  ==========
-    64x32x30x30 -> 64x64x28x28 (W3 conv2d_1)      48.8   66.3   46.6    38.3
-    32x32x26x26 -> 32x64x24x24 (W2 conv2d_1)      18.1   21.4   14.8    11.7
-    64x64x9x9 pad 1 -> 64x64x9x9 (W3 same)        14.4    7.3    9.1     9.9
-    64x64x9x9 -> 64x64x7x7 (W3 conv2d_6)           9.4    4.5    6.3     6.9
-    64x64x12x12 pad 1 -> 64x64x12x12              22.1   13.8   17.6    16.5
-    64x64x14x14 pad 1 -> 64x64x14x14              28.2   21.4   21.1    22.5
-    64x64x18x18 -> 64x64x16x16                    36.0   29.9   37.2    28.1
-    32x128x7x7 pad 1 -> 32x128x7x7                15.2    6.4    9.2    10.8
-    64x3x32x32 -> 64x32x30x30 (W3 conv2d)          4.7   21.9   11.6    10.2
-    32x1x28x28 -> 32x32x26x26 (W2 conv2d)          0.7    1.9    3.8     3.4
-    ==========================================  ======  =====  =====  ==========
+    ===================================  ==========  ==========  ==========
+    X (padded), M                        last, taps  per sample  last, one
+    ===================================  ==========  ==========  ==========
+    64x64x11x11, 64 (W3 same convs)            7.8        5.2         6.2
+    64x64x9x9, 64 (W3 conv2d_6)                5.0        3.6         3.8
+    64x64x14x14, 64                           12.7        7.9        10.3
+    64x64x18x18, 64                           23.2       13.1        18.1
+    64x32x30x30, 64 (W3 conv2d_1)             49.7       23.5        29.3
+    32x32x26x26, 64 (W2 conv2d_1)             16.0        8.0        10.8
+    64x128x9x9, 128                           13.7       11.4        12.4
+    32x128x9x9, 128                            6.2        9.7         5.4
+    32x64x9x9, 64                              2.8        3.0         2.2
+    64x64x6x6, 64                              2.1        2.2         1.6
+    32x256x6x6, 256                            8.3       25.8         7.5
+    ===================================  ==========  ==========  ==========
 
-    The swap-roles Conv measured 1.5-9x slower than im2col on these shapes (its OHxOW kernel is a
-    poor fit for the Conv kernel's own im2col), so it is kept for grouped convolutions only.
+    Per-sample products lose only at 49 positions or fewer with batch 32 (their sum over the batch
+    reads an (N, M, C) block per tap); the single product beats separate taps there. The
+    swap-roles Conv measured 1.5-9x slower than im2col on these shapes (its OHxOW kernel is a poor
+    fit for the Conv kernel's own im2col), so it is kept for grouped convolutions only.
     """
     static = all(isinstance(d, int) for d in (*w.shape, *x.shape[1:], *dy.shape[1:]))
     if group != 1 or not static:
         return conv_weight_grad_swap(x, dy, w, strides, pads, dilations, group)
-    positions = dy.shape[2] * dy.shape[3]
     if w.shape[1] < _TAPS_MIN_CHANNELS:
         return conv_weight_grad_im2col(x, dy, w, strides, pads, dilations)
-    layout = ("channels_last" if positions <= _CHANNELS_LAST_MAX_POSITIONS else
-              "channels_first" if positions < _PER_SAMPLE_MIN_POSITIONS else "per_sample")
+    layout = "per_sample" if dy.shape[2] * dy.shape[3] >= _PER_SAMPLE_MIN_POSITIONS else "channels_last"
     return conv_weight_grad_taps(x, dy, w, strides, pads, dilations, layout)
 
 
 #: Below this many input channels dW keeps the batched im2col product: per-tap products with C
 #: columns are too thin (W3 conv2d, C=3: 4.7 ms im2col vs 10.2 ms or more by taps).
 _TAPS_MIN_CHANNELS = 8
-#: Output positions per sample (OH*OW) up to which the per-tap products run channels-last: the tap
-#: slices copy OW*C-float rows instead of OW-float rows, which dominates for small images.
-_CHANNELS_LAST_MAX_POSITIONS = 144
-#: From this many output positions per sample, per-sample products (no transposes at all) win.
-_PER_SAMPLE_MIN_POSITIONS = 256
+#: From this many output positions per sample (OH*OW), per-sample products win (table above).
+_PER_SAMPLE_MIN_POSITIONS = 64
 
 
 def conv_weight_grad_taps(x, dy, w, strides, pads, dilations, layout: str):
-    """dW for an ungrouped Conv with one MatMul per kernel tap and no im2col Concat. Tap (i, j) is a
-    strided Slice of the (padded) input; dW[:, :, i, j] contracts it with dY over the batch and
-    the output positions:
+    """dW for an ungrouped Conv from the kernel taps, each gathered as (N, OH*OW) rows of the
+    (N, H*W, C) view of the (padded) NHWC input: onnxruntime's Gather copies C-float rows on every
+    thread, its Slice runs on one (a 64x11x11x64 tap 0.14 -> 0.08 ms at 2 threads).
 
-    * ``channels_last``: X and dY transposed to NHWC once; the tap, gathered as (N, OH*OW) rows of
-      the (N, H*W, C) view, viewed as (K, C) with K = N*OH*OW, and dW[:, :, i, j] = dY2^T (M, K) @ tap.
-    * ``channels_first``: X transposed to (C, N, H, W) and dY to (M, K) once (block copies of whole
-      images); dW[:, :, i, j] = dY2 @ tap^T (C, K)^T.
-    * ``per_sample``: X transposed to NHWC once, dY not at all; per sample n, dY_n (M, OH*OW) @ tap_n
-      (OH*OW, C) (a batched MatMul), summed over the batch.
+    * ``per_sample``: dY read as is; per sample n and tap t, dY_n (M, OH*OW) @ tap_n (OH*OW, C) (a
+      batched MatMul), summed over the batch tap by tap, so one (N, M, C) product is alive at a time.
+      The products are stacked tap-major, (KH*KW, M, C), and transposed to OIHW.
+    * ``channels_last``: all taps in one Gather, (N, OH*OW, KH*KW, C), viewed as the patch matrix P
+      (K, KH*KW*C) with K = N*OH*OW; dY transposed to NHWC and viewed as (K, M); one Gemm
+      P^T dY = (KH*KW*C, M), i.e. HWIO, transposed to OIHW.
 
-    Channels-last and per-sample taps are row Gathers of the (N, H*W, C) view: onnxruntime's Gather
-    copies C-float rows on every thread, its Slice runs on one (a 64x11x11x64 tap 0.14 -> 0.08 ms at
-    2 threads). Against the NCHW Slices of before, whole steps (``step_ab.py``, 2 threads): channels-
-    last taps W3 0.926 / 0.958; per-sample taps W3 0.963 / 0.936, W2 0.969 / 0.947.
-
-    onnxruntime folds the transposed operands into the products (Gemm / FusedMatMul). The products
-    are stacked tap-major, (KH*KW, M, C), and transposed to OIHW at the end.
+    onnxruntime folds the transposed operand into the product (Gemm / FusedMatMul). The final
+    transposes are 2-D or batched 2-D on merged axes: its generic 4-D Transpose takes ~0.5 ms for a
+    3x3x64x64 kernel, a 2-D one ~0.03 ms.
     """
     from .linalg import matmul
     from .reduce import reduce_sum
     from .base import current_builder
-    from .shape import concat, gather, pad, reshape, slice_, transpose, unsqueeze
+    from .shape import concat, gather, pad, reshape, transpose
 
     m, c, kh, kw = w.shape
     oh, ow = dy.shape[2], dy.shape[3]
-    if layout == "channels_last":
-        xt = transpose(x, (0, 2, 3, 1))                                  # (N, H, W, C)
-        if any(pads):
-            xt = pad(xt, (0, pads[0], pads[1], 0, 0, pads[2], pads[3], 0))
-        dy_t = transpose(reshape(transpose(dy, (0, 2, 3, 1)), (-1, m)), (1, 0))  # (M, K)
-    elif layout == "channels_first":
-        xt = transpose(x, (1, 0, 2, 3))                                  # (C, N, H, W)
-        if any(pads):
-            xt = pad(xt, (0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]))
-        dy_t = reshape(transpose(dy, (1, 0, 2, 3)), (m, -1))             # (M, K)
-        axes = (2, 3)
-    elif layout == "per_sample":
-        xt = transpose(x, (0, 2, 3, 1))                                  # (N, H, W, C)
-        if any(pads):
-            xt = pad(xt, (0, pads[0], pads[1], 0, 0, pads[2], pads[3], 0))
-        dy_t = reshape(dy, (-1, m, oh * ow))                             # (N, M, OH*OW)
-    else:
+    if layout not in ("channels_last", "per_sample"):
         raise ValueError(f"unknown layout {layout!r}")
-    steps = (strides[0], strides[1])
-    if layout in ("channels_last", "per_sample"):  # taps gathered as rows of (N, H*W, C), see above
-        hp, wp = xt.shape[1], xt.shape[2]
-        rows = reshape(xt, (-1, hp * wp, c))
-    products = []
-    for i in range(kh):
-        for j in range(kw):
-            h0, w0 = i * dilations[0], j * dilations[1]
-            if layout == "channels_first":
-                tap = slice_(xt, starts=(h0, w0), axes=axes, steps=steps,
-                             ends=(h0 + strides[0] * (oh - 1) + 1, w0 + strides[1] * (ow - 1) + 1))
-                products.append(unsqueeze(matmul(dy_t, transpose(reshape(tap, (c, -1)), (1, 0))), (0,)))
-                continue
-            at = np.add.outer(np.arange(h0, h0 + strides[0] * oh, strides[0]) * wp,
-                              np.arange(w0, w0 + strides[1] * ow, strides[1])).reshape(-1)
-            tap = gather(rows, current_builder().constant(at.astype(np.int64)), axis=1)      # (N, OH*OW, C)
-            if layout == "channels_last":
-                products.append(unsqueeze(matmul(dy_t, reshape(tap, (-1, c))), (0,)))        # (1, M, C)
-            else:  # per sample, summed over the batch tap by tap: one (N, M, C) product alive at a time
-                products.append(reduce_sum(matmul(dy_t, tap), (0,), keepdims=True))           # (1, M, C)
+    xt = transpose(x, (0, 2, 3, 1))                                      # (N, H, W, C)
+    if any(pads):
+        xt = pad(xt, (0, pads[0], pads[1], 0, 0, pads[2], pads[3], 0))
+    hp, wp = xt.shape[1], xt.shape[2]
+    rows = reshape(xt, (-1, hp * wp, c))
+    taps = [np.add.outer(np.arange(i * dilations[0], i * dilations[0] + strides[0] * oh, strides[0]) * wp,
+                         np.arange(j * dilations[1], j * dilations[1] + strides[1] * ow, strides[1])).reshape(-1)
+            for i in range(kh) for j in range(kw)]                      # row numbers of each tap
+    const = current_builder().constant
+    if layout == "channels_last":
+        at = np.stack(taps, 1).astype(np.int64)                          # (OH*OW, KH*KW)
+        patches = reshape(gather(rows, const(at), axis=1), (-1, kh * kw * c))
+        dy_t = reshape(transpose(dy, (0, 2, 3, 1)), (-1, m))             # (K, M)
+        dw = transpose(matmul(transpose(patches, (1, 0)), dy_t), (1, 0))  # (M, KH*KW*C)
+        return reshape(transpose(reshape(dw, (m, kh * kw, c)), (0, 2, 1)), (m, c, kh, kw))
+    dy_t = reshape(dy, (-1, m, oh * ow))                                 # (N, M, OH*OW)
+    products = [reduce_sum(matmul(dy_t, gather(rows, const(at.astype(np.int64)), axis=1)), (0,), keepdims=True)
+                for at in taps]                                          # each (1, M, C)
     dw = concat(products, 0) if len(products) > 1 else products[0]
-    # (KH*KW, M, C) -> OIHW. The taps stay the leading axis so that this Transpose, and the one a
-    # channels-last layer composes with it (OIHW -> HWIO), are 2-D on merged axes: onnxruntime's
-    # generic 4-D Transpose takes ~0.5 ms for a 3x3x64x64 kernel, a 2-D one ~0.03 ms.
     return transpose(reshape(dw, (kh, kw, m, c)), (2, 3, 0, 1))
 
 

@@ -26,15 +26,15 @@ CONV_CASES = [
     ("depthwise_mult2", (2, 3, 7, 7), (6, 1, 3, 3), True, {"group": 3, "strides": (2, 2), "pads": (1, 1, 1, 1)}),
     ("unused_rows", (1, 2, 8, 8), (2, 2, 3, 3), False, {"strides": (3, 3)}),  # last rows never read
     ("pointwise", (2, 5, 4, 4), (3, 5, 1, 1), True, {}),
-    # >= 8 input channels: dW by per-tap products, channels-last up to 144 output positions per sample
+    # >= 8 input channels: dW from gathered taps, all in one channels-last product below 64 output
+    # positions per sample
     ("taps_channels_last", (2, 8, 7, 6), (4, 8, 3, 3), True, {"pads": (1, 1, 1, 1)}),
     ("taps_channels_last_stride_dilation", (2, 9, 9, 8), (3, 9, 3, 2), False,
      {"strides": (2, 1), "dilations": (2, 1), "pads": (0, 1, 2, 0)}),
     ("taps_channels_last_pointwise", (2, 8, 4, 5), (3, 8, 1, 1), True, {}),
-    # ... channels-first above 144 and below 256
-    ("taps_channels_first", (2, 8, 15, 14), (3, 8, 3, 3), True, {}),
-    ("taps_channels_first_unused_rows", (1, 8, 40, 41), (2, 8, 3, 3), False, {"strides": (3, 3)}),
-    # ... per sample from 256
+    ("taps_channels_last_unused_rows", (1, 8, 23, 24), (2, 8, 3, 3), False, {"strides": (3, 3)}),
+    # ... per sample and tap from 64
+    ("taps_per_sample_unused_rows", (1, 8, 40, 41), (2, 8, 3, 3), False, {"strides": (3, 3)}),
     ("taps_per_sample", (2, 8, 18, 18), (3, 8, 3, 3), True, {}),
     ("taps_per_sample_stride_asym_dilation", (1, 10, 31, 27), (4, 10, 3, 2), True,
      {"strides": (2, 1), "pads": (1, 0, 0, 1), "dilations": (1, 2)}),
@@ -51,14 +51,16 @@ def test_conv(name, xs, ws, bias, attrs):
 @pytest.mark.parametrize("xs,ws,attrs,path", [
     ((2, 3, 7, 6), (4, 3, 3, 3), {}, "im2col"),
     ((2, 8, 7, 6), (4, 8, 3, 3), {"pads": (1, 1, 1, 1)}, "channels_last"),
-    ((2, 8, 15, 14), (3, 8, 3, 3), {}, "channels_first"),
+    ((2, 8, 9, 9), (3, 8, 3, 3), {}, "channels_last"),     # 49 output positions
+    ((2, 8, 10, 10), (3, 8, 3, 3), {}, "per_sample"),      # 64
     ((2, 8, 18, 18), (3, 8, 3, 3), {}, "per_sample"),
     ((2, 8, 15, 14), (4, 4, 3, 3), {"group": 2}, "swap"),
 ])
 def test_conv_weight_grad_path_by_shape(xs, ws, attrs, path):
     """The dW recipe is chosen by static shape (conv_weight_grad): im2col below 8 input channels,
-    per-tap products channels-last up to 144 output positions, channels-first below 256, per sample
-    from 256, swap-roles for groups. Each shows in the ops of the gradient graph."""
+    taps gathered from the NHWC input, in one channels-last product below 64 output positions per
+    sample and per sample and tap from 64, swap-roles for groups. Each shows in the ops of the
+    gradient graph."""
     g = Graph("g")
     b = Builder(g)
     x = b.input("x", TensorType("float32", xs))
@@ -72,11 +74,9 @@ def test_conv_weight_grad_path_by_shape(xs, ws, attrs, path):
     taps = ws[2] * ws[3]
     if path == "im2col":
         assert ops.count("MatMul") == 1 and "Concat" in ops and "ReduceSum" in ops
-    elif path == "channels_last":  # taps gathered as rows of the NHWC input
-        assert ops.count("MatMul") == taps and (0, 2, 3, 1) in transposes and "ReduceSum" not in ops
-        assert ops.count("Gather") == taps and "Slice" not in ops
-    elif path == "channels_first":
-        assert ops.count("MatMul") == taps and (1, 0, 2, 3) in transposes and "ReduceSum" not in ops
+    elif path == "channels_last":  # all taps in one Gather of NHWC rows and one product
+        assert ops.count("MatMul") == 1 and transposes.count((0, 2, 3, 1)) == 2 and "ReduceSum" not in ops
+        assert ops.count("Gather") == 1 and "Slice" not in ops and "Concat" not in ops
     elif path == "per_sample":  # only X is transposed (to NHWC, its taps gathered as rows); dY is read as is
         assert ops.count("MatMul") == taps and ops.count("ReduceSum") == taps and ops.count("Gather") == taps
         assert transposes.count((0, 2, 3, 1)) == 1 and "Slice" not in ops  # (2, 3, 0, 1): taps-major -> OIHW
@@ -93,7 +93,7 @@ CONV_T_CASES = [
     ("kernel_smaller_than_stride", (1, 3, 3, 3), (3, 2, 2, 2), True, {"strides": (3, 3), "output_padding": (1, 1)}),
     # >= 8 output channels: dW by the Conv per-tap products (X plays dY's role), each layout
     ("taps_channels_last", (2, 8, 5, 5), (8, 8, 3, 3), True, {"strides": (2, 2), "pads": (1, 1, 1, 1)}),
-    ("taps_channels_first", (1, 9, 14, 13), (9, 8, 3, 3), False, {}),
+    ("taps_channels_last_9_channels", (1, 9, 5, 6), (9, 8, 3, 3), False, {}),
     ("taps_per_sample", (1, 8, 17, 16), (8, 10, 3, 2), True, {"pads": (1, 0, 0, 1)}),
 ]
 
