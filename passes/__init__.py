@@ -19,6 +19,7 @@ from .fuse_matmul_scale import FuseMatMulScale
 from .fuse_pad_into_conv import FusePadIntoConv
 from .fuse_transpose_into_gemm import FuseTransposeIntoGemm
 from .infer_shapes import InferShapes
+from .mask_before_max_unpool import MaskBeforeMaxUnpool
 from .pipeline import LAYOUT_PASSES, optimize, pipeline, run_pipeline
 from .reuse_max_pool_indices import ReuseMaxPoolIndices
 
@@ -27,7 +28,7 @@ __all__ = [
     "FoldConstants", "FoldConvBatchNorm", "FoldExpandIntoBroadcast", "FoldNegIntoConstant", "FoldNegIntoSub",
     "FoldSqueezeIntoReduce", "FuseActivations", "FuseConsecutiveGathers", "FuseConsecutiveReshapes",
     "FuseConvAddBias", "FuseMatMulAdd", "FuseMatMulScale", "FusePadIntoConv", "FuseTransposeIntoGemm",
-    "InferShapes", "Instrument", "LAYOUT_PASSES", "NumericsCheck", "NumericsError", "OpCountDiff", "Pass",
+    "InferShapes", "Instrument", "LAYOUT_PASSES", "MaskBeforeMaxUnpool", "NumericsCheck", "NumericsError", "OpCountDiff", "Pass",
     "PassManager", "PassRecord", "PassResult", "ReuseMaxPoolIndices", "StageDumper", "format_table", "optimize",
     "pipeline", "register_stage_writer", "run_pipeline",
 ]

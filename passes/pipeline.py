@@ -6,8 +6,8 @@
        FuseConsecutiveGathers, EliminateCommonSubexpressions, EliminateDeadCode
     2  + fusions: CancelTransposes (the channels-last -> NCHW layout clean-up Keras-style models
        need), FuseConsecutiveReshapes, FuseMatMulAdd, FuseTransposeIntoGemm, FoldConvBatchNorm,
-       FuseConvAddBias, FusePadIntoConv, ReuseMaxPoolIndices (training graphs), with the cleanup
-       passes, to a fixed point
+       FuseConvAddBias, FusePadIntoConv, ReuseMaxPoolIndices and MaskBeforeMaxUnpool (training
+       graphs), with the cleanup passes, to a fixed point
     3  + further layout passes (``LAYOUT_PASSES``) and target-specific rewrites: with
        ``target="onnxruntime"`` and ``allow_contrib=True``, the com.microsoft fusions FusedConv /
        FusedGemm / FusedMatMul
@@ -45,6 +45,7 @@ from .fuse_matmul_scale import FuseMatMulScale
 from .fuse_pad_into_conv import FusePadIntoConv
 from .fuse_transpose_into_gemm import FuseTransposeIntoGemm
 from .infer_shapes import InferShapes
+from .mask_before_max_unpool import MaskBeforeMaxUnpool
 from .nchwc_convs import ConvsToNchwc
 from .reuse_max_pool_indices import ReuseMaxPoolIndices
 
@@ -104,7 +105,7 @@ def pipeline(level: int = 1, export: bool = False, target: str = "onnx", allow_c
     if level >= 2:
         fusions = [CancelTransposes(), FuseConsecutiveReshapes(), FuseMatMulAdd(), FuseTransposeIntoGemm(),
                    FoldConvBatchNorm(include_params=export), FuseConvAddBias(include_params=export),
-                   FusePadIntoConv(), ReuseMaxPoolIndices()]
+                   FusePadIntoConv(), ReuseMaxPoolIndices(), MaskBeforeMaxUnpool()]
         passes.append(FixedPoint(fusions + _cleanup(o), max_steps, "fusions", strict))
     if level >= 3:
         if LAYOUT_PASSES:
