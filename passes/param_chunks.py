@@ -22,7 +22,7 @@ into Gemms reading the running sum as their C input.
 
 Chunks hold ``chunk`` elements or fewer (their count is ``ceil(size / chunk)``, the rows spread
 evenly): a chunk's working set in the Adam update (parameter, two slots, gradient, three outputs
-and a few intermediates, about ten chunk-sized buffers) then stays well inside the shared L3 cache.
+and a few intermediates, about ten chunk-sized buffers, 5 MB) then stays well inside the shared L3 cache.
 """
 from __future__ import annotations
 
@@ -36,8 +36,10 @@ from .base import Pass, PassResult
 #: vs chunks, 1 and 2 threads: 2 MB within noise (0.90-0.94), 3 MB 0.78-0.87, 4 MB 0.70-0.75, 18 MB
 #: 0.55-0.73 (benchmarks/RESULTS.md, round 4); a smaller parameter and its slots stay in cache anyway.
 CHUNK_ABOVE = 1 << 19
-#: Elements per chunk at most (1 MB of float32).
-CHUNK_ELEMENTS = 1 << 18
+#: Elements per chunk at most (512 KB of float32). W2's whole step (``step_ab.py``) against 1 MB
+#: chunks: 2 threads 0.911, 0.945, 0.975 (three runs), 1 thread 0.984; 256 KB chunks (72 of them,
+#: 1,143 nodes) 1.14 against 512 KB: the per-node cost overtakes the cache gain.
+CHUNK_ELEMENTS = 1 << 17
 
 
 def chunk_rows(rows: int, cols: int, chunk: int = CHUNK_ELEMENTS) -> list[tuple[int, int]]:
