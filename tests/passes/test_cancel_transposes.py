@@ -210,6 +210,21 @@ def test_does_not_fire_into_matmul():
     assert canonical(result.graph) == canonical(before)
 
 
+def test_does_not_sink_into_a_pad_it_would_not_cancel_below():
+    """A Pad read by a Reshape keeps its Transpose above it: sunk, the Pad would copy W-float
+    rows of NCHW instead of W*C-float rows of NHWC (a conv weight gradient's padded input)."""
+    def fn(x):
+        y = ops.pad(ops.transpose(x, NHWC), (0, 1, 1, 0, 0, 1, 1, 0))
+        return ops.reshape(y, (2, -1, 3))
+
+    before = build(fn, (2, 3, 4, 5))
+    result, p = run_pass(before)
+    assert not result.modified
+    (t,) = transposes(result.graph)
+    assert "no Transpose to cancel" in p.near_misses[t.id]
+    assert canonical(result.graph) == canonical(before)
+
+
 def test_does_not_duplicate_a_transpose_with_two_consumers():
     def fn(x):
         t = ops.transpose(x, NHWC)
