@@ -9,7 +9,7 @@ Gradients (``ONNX_TRAINING_NOTES.md`` §1.2), standard ONNX ops only:
 * Conv dX = ConvTranspose(dY, W) with the forward strides/pads/dilations/group and the
   ``output_padding`` that restores the input size (rows the forward never read get zeros).
 * Conv dW (ungrouped): the kernel taps gathered as rows of the NHWC input, contracted with dY per
-  sample and tap, or for small images all taps in one channels-last product (``conv_weight_grad``);
+  sample and tap, all at once as a patch matrix, or tap by tap channels-last (``conv_weight_grad``);
   inputs with few channels use im2col (Slices, Concat, a batched MatMul
   summed over the batch). Grouped convolutions "swap roles": a Conv of the input (batch and
   channels swapped, group-aware) with dY as the kernel, strides and dilations exchanged, sliced to
@@ -387,50 +387,68 @@ def conv_weight_grad(x, dy, w, strides, pads, dilations, group):
     Grouped convolutions (or sizes known only at run time) swap roles (``conv_weight_grad_swap``).
     Inputs with fewer than 8 channels keep the batched im2col product of NCHW slices
     (``conv_weight_grad_im2col``). Otherwise the kernel taps are gathered as rows of the NHWC
-    input (``conv_weight_grad_taps``): per sample, one product per tap, from 64 output positions
-    per sample; below that, all taps at once, channels-last, in one product (its patch matrix
-    is small there).
+    input (``conv_weight_grad_taps``) and contracted with dY in one of three layouts, by static
+    shape (P = OH*OW output positions per sample):
+
+    * ``per_sample`` (one product per sample and tap) from 64 positions, for kernels of at most
+      8,192 = 128x64 output-by-input channels: its products are (N, M, C) blocks summed over the
+      batch, which dominate for wider kernels;
+    * else ``patches`` (all taps in one channels-last product) while one sample's patch rows
+      (KH*KW*C*P values) stay within 2^18, bounding the patch matrix at 1 MB per sample;
+    * else ``channels_last`` (one channels-last product per tap).
 
     Measured on onnxruntime 1.31 CPU, 2 threads, ms for dW alone (median of 15 interleaved runs of
     equivalent hand-built graphs, intra-op spinning off, 2-core machine, 3x3 kernels; N x C x H x W
-    of the padded input, M output channels): per-tap channels-last products (the former choice up
-    to 144 positions), per-tap per-sample products, one channels-last product of all taps:
+    of the padded input, M output channels):
 
-    ===================================  ==========  ==========  ==========
-    X (padded), M                        last, taps  per sample  last, one
-    ===================================  ==========  ==========  ==========
-    64x64x11x11, 64 (W3 same convs)            7.8        5.2         6.2
-    64x64x9x9, 64 (W3 conv2d_6)                5.0        3.6         3.8
-    64x64x14x14, 64                           12.7        7.9        10.3
-    64x64x18x18, 64                           23.2       13.1        18.1
-    64x32x30x30, 64 (W3 conv2d_1)             49.7       23.5        29.3
-    32x32x26x26, 64 (W2 conv2d_1)             16.0        8.0        10.8
-    64x128x9x9, 128                           13.7       11.4        12.4
-    32x128x9x9, 128                            6.2        9.7         5.4
-    32x64x9x9, 64                              2.8        3.0         2.2
-    64x64x6x6, 64                              2.1        2.2         1.6
-    32x256x6x6, 256                            8.3       25.8         7.5
-    ===================================  ==========  ==========  ==========
+    ===================================  =============  ==========  =======
+    X (padded), M                        channels_last  per_sample  patches
+    ===================================  =============  ==========  =======
+    64x64x11x11, 64 (W3 same convs)               7.8         5.2      6.2
+    64x64x9x9, 64 (W3 conv2d_6)                   5.0         3.6      3.8
+    64x64x14x14, 64                              12.7         7.9     10.3
+    64x64x18x18, 64                              23.2        13.1     18.1
+    64x32x30x30, 64 (W3 conv2d_1)                49.7        23.5     29.3
+    32x32x26x26, 64 (W2 conv2d_1)                16.0         8.0     10.8
+    64x128x9x9, 128                              13.7        11.4     12.4
+    64x128x10x10, 128                            18.7        16.4     15.8
+    32x128x12x12, 128                            14.4        16.9     12.5
+    32x256x11x11, 256                            40.6        54.1     35.9
+    32x256x14x14, 256                            71.3        74.6     65.7
+    16x512x10x10, 512                            58.8        82.8     59.0
+    32x128x9x9, 128                               6.2         9.7      5.4
+    32x64x9x9, 64                                 2.8         3.0      2.2
+    32x256x6x6, 256                               8.3        25.8      7.5
+    ===================================  =============  ==========  =======
 
-    Per-sample products lose only at 49 positions or fewer with batch 32 (their sum over the batch
-    reads an (N, M, C) block per tap); the single product beats separate taps there. The
-    swap-roles Conv measured 1.5-9x slower than im2col on these shapes (its OHxOW kernel is a poor
-    fit for the Conv kernel's own im2col), so it is kept for grouped convolutions only.
+    The swap-roles Conv measured 1.5-9x slower than im2col on these shapes (its OHxOW kernel is a
+    poor fit for the Conv kernel's own im2col), so it is kept for grouped convolutions only.
     """
     static = all(isinstance(d, int) for d in (*w.shape, *x.shape[1:], *dy.shape[1:]))
     if group != 1 or not static:
         return conv_weight_grad_swap(x, dy, w, strides, pads, dilations, group)
-    if w.shape[1] < _TAPS_MIN_CHANNELS:
+    m, c, kh, kw = w.shape
+    if c < _TAPS_MIN_CHANNELS:
         return conv_weight_grad_im2col(x, dy, w, strides, pads, dilations)
-    layout = "per_sample" if dy.shape[2] * dy.shape[3] >= _PER_SAMPLE_MIN_POSITIONS else "channels_last"
+    positions = dy.shape[2] * dy.shape[3]
+    if positions >= _PER_SAMPLE_MIN_POSITIONS and m * c <= _PER_SAMPLE_MAX_CHANNEL_PRODUCT:
+        layout = "per_sample"
+    elif kh * kw * c * positions <= _PATCHES_MAX_PER_SAMPLE:
+        layout = "patches"
+    else:
+        layout = "channels_last"
     return conv_weight_grad_taps(x, dy, w, strides, pads, dilations, layout)
 
 
 #: Below this many input channels dW keeps the batched im2col product: per-tap products with C
 #: columns are too thin (W3 conv2d, C=3: 4.7 ms im2col vs 10.2 ms or more by taps).
 _TAPS_MIN_CHANNELS = 8
-#: From this many output positions per sample (OH*OW), per-sample products win (table above).
+#: Per-sample products from this many output positions per sample (OH*OW) ...
 _PER_SAMPLE_MIN_POSITIONS = 64
+#: ... for kernels with at most this many output x input channels (table above).
+_PER_SAMPLE_MAX_CHANNEL_PRODUCT = 128 * 64
+#: One patch product while one sample's patch matrix has at most this many values (1 MB).
+_PATCHES_MAX_PER_SAMPLE = 1 << 18
 
 
 def conv_weight_grad_taps(x, dy, w, strides, pads, dilations, layout: str):
@@ -440,23 +458,24 @@ def conv_weight_grad_taps(x, dy, w, strides, pads, dilations, layout: str):
 
     * ``per_sample``: dY read as is; per sample n and tap t, dY_n (M, OH*OW) @ tap_n (OH*OW, C) (a
       batched MatMul), summed over the batch tap by tap, so one (N, M, C) product is alive at a time.
-      The products are stacked tap-major, (KH*KW, M, C), and transposed to OIHW.
-    * ``channels_last``: all taps in one Gather, (N, OH*OW, KH*KW, C), viewed as the patch matrix P
-      (K, KH*KW*C) with K = N*OH*OW; dY transposed to NHWC and viewed as (K, M); one Gemm
-      P^T dY = (KH*KW*C, M), i.e. HWIO, transposed to OIHW.
+    * ``channels_last``: dY transposed to NHWC and viewed as (K, M), K = N*OH*OW; per tap
+      dY^T (M, K) @ tap (K, C).
+    * ``patches``: all taps in one Gather, (N, OH*OW, KH*KW, C), viewed as the patch matrix P
+      (K, KH*KW*C); dY as for ``channels_last``; one product P^T dY = (KH*KW*C, M), i.e. HWIO.
 
-    onnxruntime folds the transposed operand into the product (Gemm / FusedMatMul). The final
-    transposes are 2-D or batched 2-D on merged axes: its generic 4-D Transpose takes ~0.5 ms for a
-    3x3x64x64 kernel, a 2-D one ~0.03 ms.
+    onnxruntime folds the transposed operand into the product (Gemm / FusedMatMul). Per-tap products
+    are stacked tap-major, (KH*KW, M, C), and transposed to OIHW. The final transposes are 2-D or
+    batched 2-D on merged axes: onnxruntime's generic 4-D Transpose takes ~0.5 ms for a 3x3x64x64
+    kernel, a 2-D one ~0.03 ms.
     """
     from .linalg import matmul
     from .reduce import reduce_sum
     from .base import current_builder
-    from .shape import concat, gather, pad, reshape, transpose
+    from .shape import concat, gather, pad, reshape, transpose, unsqueeze
 
     m, c, kh, kw = w.shape
     oh, ow = dy.shape[2], dy.shape[3]
-    if layout not in ("channels_last", "per_sample"):
+    if layout not in ("channels_last", "per_sample", "patches"):
         raise ValueError(f"unknown layout {layout!r}")
     xt = transpose(x, (0, 2, 3, 1))                                      # (N, H, W, C)
     if any(pads):
@@ -467,15 +486,20 @@ def conv_weight_grad_taps(x, dy, w, strides, pads, dilations, layout: str):
                          np.arange(j * dilations[1], j * dilations[1] + strides[1] * ow, strides[1])).reshape(-1)
             for i in range(kh) for j in range(kw)]                      # row numbers of each tap
     const = current_builder().constant
-    if layout == "channels_last":
-        at = np.stack(taps, 1).astype(np.int64)                          # (OH*OW, KH*KW)
-        patches = reshape(gather(rows, const(at), axis=1), (-1, kh * kw * c))
+    if layout == "per_sample":
+        dy_t = reshape(dy, (-1, m, oh * ow))                             # (N, M, OH*OW)
+        products = [reduce_sum(matmul(dy_t, gather(rows, const(at.astype(np.int64)), axis=1)), (0,), keepdims=True)
+                    for at in taps]                                      # each (1, M, C)
+    else:
         dy_t = reshape(transpose(dy, (0, 2, 3, 1)), (-1, m))             # (K, M)
-        dw = transpose(matmul(transpose(patches, (1, 0)), dy_t), (1, 0))  # (M, KH*KW*C)
-        return reshape(transpose(reshape(dw, (m, kh * kw, c)), (0, 2, 1)), (m, c, kh, kw))
-    dy_t = reshape(dy, (-1, m, oh * ow))                                 # (N, M, OH*OW)
-    products = [reduce_sum(matmul(dy_t, gather(rows, const(at.astype(np.int64)), axis=1)), (0,), keepdims=True)
-                for at in taps]                                          # each (1, M, C)
+        if layout == "patches":
+            at = np.stack(taps, 1).astype(np.int64)                      # (OH*OW, KH*KW)
+            patches = reshape(gather(rows, const(at), axis=1), (-1, kh * kw * c))
+            dw = transpose(matmul(transpose(patches, (1, 0)), dy_t), (1, 0))  # (M, KH*KW*C)
+            return reshape(transpose(reshape(dw, (m, kh * kw, c)), (0, 2, 1)), (m, c, kh, kw))
+        dy_t = transpose(dy_t, (1, 0))                                   # (M, K)
+        products = [unsqueeze(matmul(dy_t, reshape(gather(rows, const(at.astype(np.int64)), axis=1), (-1, c))), (0,))
+                    for at in taps]                                      # each (1, M, C)
     dw = concat(products, 0) if len(products) > 1 else products[0]
     return transpose(reshape(dw, (kh, kw, m, c)), (2, 3, 0, 1))
 

@@ -26,13 +26,13 @@ CONV_CASES = [
     ("depthwise_mult2", (2, 3, 7, 7), (6, 1, 3, 3), True, {"group": 3, "strides": (2, 2), "pads": (1, 1, 1, 1)}),
     ("unused_rows", (1, 2, 8, 8), (2, 2, 3, 3), False, {"strides": (3, 3)}),  # last rows never read
     ("pointwise", (2, 5, 4, 4), (3, 5, 1, 1), True, {}),
-    # >= 8 input channels: dW from gathered taps, all in one channels-last product below 64 output
-    # positions per sample
-    ("taps_channels_last", (2, 8, 7, 6), (4, 8, 3, 3), True, {"pads": (1, 1, 1, 1)}),
-    ("taps_channels_last_stride_dilation", (2, 9, 9, 8), (3, 9, 3, 2), False,
+    # >= 8 input channels: dW from gathered taps, all in one patch product below 64 output positions
+    # per sample (the channels-last per-tap layout, for large layers, is checked against it below)
+    ("taps_patches", (2, 8, 7, 6), (4, 8, 3, 3), True, {"pads": (1, 1, 1, 1)}),
+    ("taps_patches_stride_dilation", (2, 9, 9, 8), (3, 9, 3, 2), False,
      {"strides": (2, 1), "dilations": (2, 1), "pads": (0, 1, 2, 0)}),
-    ("taps_channels_last_pointwise", (2, 8, 4, 5), (3, 8, 1, 1), True, {}),
-    ("taps_channels_last_unused_rows", (1, 8, 23, 24), (2, 8, 3, 3), False, {"strides": (3, 3)}),
+    ("taps_patches_pointwise", (2, 8, 4, 5), (3, 8, 1, 1), True, {}),
+    ("taps_patches_unused_rows", (1, 8, 23, 24), (2, 8, 3, 3), False, {"strides": (3, 3)}),
     # ... per sample and tap from 64
     ("taps_per_sample_unused_rows", (1, 8, 40, 41), (2, 8, 3, 3), False, {"strides": (3, 3)}),
     ("taps_per_sample", (2, 8, 18, 18), (3, 8, 3, 3), True, {}),
@@ -50,17 +50,21 @@ def test_conv(name, xs, ws, bias, attrs):
 
 @pytest.mark.parametrize("xs,ws,attrs,path", [
     ((2, 3, 7, 6), (4, 3, 3, 3), {}, "im2col"),
-    ((2, 8, 7, 6), (4, 8, 3, 3), {"pads": (1, 1, 1, 1)}, "channels_last"),
-    ((2, 8, 9, 9), (3, 8, 3, 3), {}, "channels_last"),     # 49 output positions
-    ((2, 8, 10, 10), (3, 8, 3, 3), {}, "per_sample"),      # 64
+    ((2, 8, 7, 6), (4, 8, 3, 3), {"pads": (1, 1, 1, 1)}, "patches"),
+    ((2, 8, 9, 9), (3, 8, 3, 3), {}, "patches"),                  # 49 output positions
+    ((2, 8, 10, 10), (3, 8, 3, 3), {}, "per_sample"),             # 64
     ((2, 8, 18, 18), (3, 8, 3, 3), {}, "per_sample"),
+    ((2, 128, 12, 12), (128, 128, 3, 3), {}, "patches"),          # 100 positions, 128x128 channels
+    ((2, 512, 9, 11), (64, 512, 3, 3), {}, "channels_last"),      # 63 positions of 9x512 patch values
+    ((2, 256, 16, 16), (256, 256, 3, 3), {}, "channels_last"),
     ((2, 8, 15, 14), (4, 4, 3, 3), {"group": 2}, "swap"),
 ])
 def test_conv_weight_grad_path_by_shape(xs, ws, attrs, path):
-    """The dW recipe is chosen by static shape (conv_weight_grad): im2col below 8 input channels,
-    taps gathered from the NHWC input, in one channels-last product below 64 output positions per
-    sample and per sample and tap from 64, swap-roles for groups. Each shows in the ops of the
-    gradient graph."""
+    """The dW recipe is chosen by static shape (conv_weight_grad): im2col below 8 input channels;
+    else taps gathered from the NHWC input, per sample and tap from 64 output positions per sample
+    for kernels of at most 128x64 channels, else in one patch product while a sample's patches hold
+    at most 2^18 values, else tap by tap channels-last; swap-roles for groups. Each shows in the ops
+    of the gradient graph."""
     g = Graph("g")
     b = Builder(g)
     x = b.input("x", TensorType("float32", xs))
@@ -74,14 +78,56 @@ def test_conv_weight_grad_path_by_shape(xs, ws, attrs, path):
     taps = ws[2] * ws[3]
     if path == "im2col":
         assert ops.count("MatMul") == 1 and "Concat" in ops and "ReduceSum" in ops
-    elif path == "channels_last":  # all taps in one Gather of NHWC rows and one product
+    elif path == "patches":  # all taps in one Gather of NHWC rows and one product
         assert ops.count("MatMul") == 1 and transposes.count((0, 2, 3, 1)) == 2 and "ReduceSum" not in ops
         assert ops.count("Gather") == 1 and "Slice" not in ops and "Concat" not in ops
+    elif path == "channels_last":  # a Gather and a product per tap, nothing summed over the batch
+        assert ops.count("MatMul") == taps and ops.count("Gather") == taps and "ReduceSum" not in ops
+        assert transposes.count((0, 2, 3, 1)) == 2 and "Slice" not in ops
     elif path == "per_sample":  # only X is transposed (to NHWC, its taps gathered as rows); dY is read as is
         assert ops.count("MatMul") == taps and ops.count("ReduceSum") == taps and ops.count("Gather") == taps
         assert transposes.count((0, 2, 3, 1)) == 1 and "Slice" not in ops  # (2, 3, 0, 1): taps-major -> OIHW
     else:
         assert ops.count("Conv") == 2 and "MatMul" not in ops
+
+
+@pytest.mark.parametrize("layout", ["channels_last", "per_sample", "patches"])
+@pytest.mark.parametrize("xs,ws,attrs", [
+    ((2, 8, 7, 6), (4, 8, 3, 3), {"pads": (1, 1, 1, 1)}),
+    ((2, 9, 9, 8), (3, 9, 3, 2), {"strides": (2, 1), "dilations": (2, 1), "pads": (0, 1, 2, 0)}),
+    ((1, 8, 13, 14), (2, 8, 3, 3), {"strides": (3, 3)}),
+    ((2, 8, 4, 5), (3, 8, 1, 1), {}),
+])
+def test_conv_weight_grad_taps_layouts_agree_with_the_reference(layout, xs, ws, attrs):
+    """Each layout of the tap products gives the reference dW = sum over n, positions of dY x X-tap
+    (float64 NumPy), on the NumPy interpreter and onnxruntime; the shape rule reaches each of them
+    only at large sizes, so they are forced here."""
+    from graphc.ops.conv import conv_attrs, conv_weight_grad_taps
+    from graphc.ops.interpreter import evaluate
+    from graphc.testing import run_onnx
+
+    a = conv_attrs(ws, kernel_shape=ws[2:], **attrs)
+    g = Graph("g")
+    b = Builder(g)
+    x = b.input("x", TensorType("float32", xs))
+    w = b.input("w", TensorType("float32", ws))
+    with b.activate():
+        y = b.emit("Conv", x, w, kernel_shape=ws[2:], **attrs)
+        dy = b.input("dy", y.type)
+        dw = conv_weight_grad_taps(x, dy, w, a["strides"], a["pads"], a["dilations"], layout)
+    g.set_outputs([dw], ["dw"])
+    xv, dyv = f32(*xs), f32(*dy.shape)
+    (s0, s1), (d0, d1) = a["strides"], a["dilations"]
+    xp = np.pad(xv.astype(np.float64), ((0, 0), (0, 0), (a["pads"][0], a["pads"][2]), (a["pads"][1], a["pads"][3])))
+    oh, ow = dy.shape[2:]
+    want = np.zeros(ws)
+    for i in range(ws[2]):
+        for j in range(ws[3]):
+            tap = xp[:, :, i * d0:i * d0 + s0 * oh:s0, j * d1:j * d1 + s1 * ow:s1]
+            want[:, :, i, j] = np.einsum("nmhw,nchw->mc", dyv, tap)
+    feeds = {"x": xv, "w": f32(*ws), "dy": dyv}
+    np.testing.assert_allclose(evaluate(g, feeds)[0], want, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(run_onnx(g, feeds)[0], want, rtol=1e-4, atol=1e-4)
 
 
 CONV_T_CASES = [
