@@ -48,6 +48,21 @@ def test_conv(name, xs, ws, bias, attrs):
     check_op("Conv", inputs, dict(attrs, kernel_shape=ws[2:]))
 
 
+def conv_grad_graph(xs, ws, attrs, weight_grad):
+    """A graph with inputs x, w and dy (the upstream gradient of Conv(x, w){attrs}) whose output is
+    ``weight_grad(conv_node, x, w, dy)``; returns (graph, dy)."""
+    g = Graph("g")
+    b = Builder(g)
+    x = b.input("x", TensorType("float32", xs))
+    w = b.input("w", TensorType("float32", ws))
+    with b.activate():
+        y = b.emit("Conv", x, w, kernel_shape=ws[2:], **attrs)
+        dy = b.input("dy", y.type)
+        dw = weight_grad(y.node, x, w, dy)
+    g.set_outputs([dw], ["dw"])
+    return g, dy
+
+
 @pytest.mark.parametrize("xs,ws,attrs,path", [
     ((2, 3, 7, 6), (4, 3, 3, 3), {}, "im2col"),
     ((2, 8, 7, 6), (4, 8, 3, 3), {"pads": (1, 1, 1, 1)}, "patches"),
@@ -65,14 +80,7 @@ def test_conv_weight_grad_path_by_shape(xs, ws, attrs, path):
     for kernels of at most 128x64 channels, else in one patch product while a sample's patches hold
     at most 2^18 values, else tap by tap channels-last; swap-roles for groups. Each shows in the ops
     of the gradient graph."""
-    g = Graph("g")
-    b = Builder(g)
-    x = b.input("x", TensorType("float32", xs))
-    w = b.input("w", TensorType("float32", ws))
-    with b.activate():
-        y = b.emit("Conv", x, w, kernel_shape=ws[2:], **attrs)
-        dy = b.input("dy", y.type)
-        _, dw = get_op("Conv").grad(y.node, [dy])
+    g, _ = conv_grad_graph(xs, ws, attrs, lambda node, x, w, dy: get_op("Conv").grad(node, [dy])[1])
     ops = [n.op for n in g.nodes]
     transposes = [n.attrs["perm"] for n in g.nodes if n.op == "Transpose"]
     taps = ws[2] * ws[3]
@@ -107,15 +115,8 @@ def test_conv_weight_grad_taps_layouts_agree_with_the_reference(layout, xs, ws, 
     from graphc.testing import run_onnx
 
     a = conv_attrs(ws, kernel_shape=ws[2:], **attrs)
-    g = Graph("g")
-    b = Builder(g)
-    x = b.input("x", TensorType("float32", xs))
-    w = b.input("w", TensorType("float32", ws))
-    with b.activate():
-        y = b.emit("Conv", x, w, kernel_shape=ws[2:], **attrs)
-        dy = b.input("dy", y.type)
-        dw = conv_weight_grad_taps(x, dy, w, a["strides"], a["pads"], a["dilations"], layout)
-    g.set_outputs([dw], ["dw"])
+    g, dy = conv_grad_graph(xs, ws, attrs, lambda node, x, w, dy: conv_weight_grad_taps(
+        x, dy, w, a["strides"], a["pads"], a["dilations"], layout))
     xv, dyv = f32(*xs), f32(*dy.shape)
     (s0, s1), (d0, d1) = a["strides"], a["dilations"]
     xp = np.pad(xv.astype(np.float64), ((0, 0), (0, 0), (a["pads"][0], a["pads"][2]), (a["pads"][1], a["pads"][3])))
