@@ -29,7 +29,8 @@ from collections import OrderedDict
 import numpy as np
 import onnxruntime as ort
 
-from .providers import DISABLED_OPTIMIZERS, providers_for, resolve_device, session_options
+from .providers import (DISABLED_OPTIMIZERS, providers_for, resolve_device, session_options,
+                        warn_if_denormals_computed)
 
 
 _NP_TYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(float16)": np.float16,
@@ -111,8 +112,10 @@ class TrainStepExecutor:
 
     def _new_session(self, threads):
         so = session_options(self.device, threads)  # sets denormals-as-zero, see there
-        return ort.InferenceSession(self._data, so, providers=providers_for(self.device),
-                                    disabled_optimizers=DISABLED_OPTIMIZERS)
+        session = ort.InferenceSession(self._data, so, providers=providers_for(self.device),
+                                       disabled_optimizers=DISABLED_OPTIMIZERS)
+        warn_if_denormals_computed(self.device)  # ... unless an earlier session decided otherwise
+        return session
 
     def _ortvalue(self, a: np.ndarray, key):
         # on the CPU an OrtValue made from an array shares its memory: always hand it a private copy

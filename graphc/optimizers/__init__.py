@@ -308,7 +308,7 @@ class Optimizer:
         """Updates the Variables with the gradients (NumPy arrays) by the optimizer's rule."""
         from graphc.ir import Graph, TensorType
         from graphc.ops import Builder
-        from runtime import Executable
+        from runtime import Executable, warn_if_denormals_computed
 
         pairs = [(np.asarray(g), v) for g, v in grads_and_vars if g is not None]
         if not pairs:
@@ -346,6 +346,7 @@ class Optimizer:
             graph.set_outputs(outs, names)
             exe = Executable(graph)
             self._apply_cache[key] = exe
+            warn_if_denormals_computed(exe.device)
         feeds = {"learning_rate": np.asarray(self._lr_at(self.iterations), np.float32),
                  "iterations": np.asarray(self.iterations, np.int64)}
         for i, (g, v) in enumerate(pairs):
