@@ -2,7 +2,7 @@
 
 Use it as ``import graphc as keras`` and ``from graphc import layers``.
 """
-import passes as _passes
+from passes.debug import register_stage_writer as _register_stage_writer
 
 from . import activations, backend, initializers, layers, ops
 from . import callbacks, losses, metrics, optimizers
@@ -22,7 +22,7 @@ def _write_stage_picture(graph, base):
     return write_stage_picture(graph, base)
 
 
-_passes.register_stage_writer("svg", _write_stage_picture)
+_register_stage_writer("svg", _write_stage_picture)
 from . import onnx as _onnx  # noqa: E402  (registers debug mode's .onnx stage writer)
 
 # Heavier subpackages load on first use: ``graphc.applications``, ``graphc.datasets``, ``graphc.utils``.

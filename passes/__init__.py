@@ -1,4 +1,8 @@
 """IR -> IR transforms, autodiff and the PassManager."""
+# Importing graphc.ir (as every pass does) runs graphc's package init, which registers debug mode's
+# stage writers in passes.debug; started from here, halfway through this package, that failed. So
+# graphc's init runs first, whichever of the two a program imports first. It loads nothing more.
+import graphc as _graphc  # noqa: F401
 from .base import FixedPoint, FixedPointError, Instrument, Pass, PassManager, PassRecord, PassResult
 from .debug import NumericsCheck, NumericsError, OpCountDiff, StageDumper, format_table, register_stage_writer
 from .eliminate_common_subexpressions import EliminateCommonSubexpressions
@@ -28,7 +32,7 @@ __all__ = [
     "FoldConstants", "FoldConvBatchNorm", "FoldExpandIntoBroadcast", "FoldNegIntoConstant", "FoldNegIntoSub",
     "FoldSqueezeIntoReduce", "FuseActivations", "FuseConsecutiveGathers", "FuseConsecutiveReshapes",
     "FuseConvAddBias", "FuseMatMulAdd", "FuseMatMulScale", "FusePadIntoConv", "FuseTransposeIntoGemm",
-    "InferShapes", "Instrument", "LAYOUT_PASSES", "MaskBeforeMaxUnpool", "NumericsCheck", "NumericsError", "OpCountDiff", "Pass",
-    "PassManager", "PassRecord", "PassResult", "ReuseMaxPoolIndices", "StageDumper", "format_table", "optimize",
-    "pipeline", "register_stage_writer", "run_pipeline",
+    "InferShapes", "Instrument", "LAYOUT_PASSES", "MaskBeforeMaxUnpool", "NumericsCheck", "NumericsError",
+    "OpCountDiff", "Pass", "PassManager", "PassRecord", "PassResult", "ReuseMaxPoolIndices", "StageDumper",
+    "format_table", "optimize", "pipeline", "register_stage_writer", "run_pipeline",
 ]

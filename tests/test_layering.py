@@ -176,3 +176,14 @@ def test_checker_catches(tmp_path, relpath, source):
 ])
 def test_checker_allows(tmp_path, relpath, source):
     assert _violations_of(tmp_path, relpath, source) == []
+
+
+@pytest.mark.parametrize("first", ["passes", "runtime", "graphc", "passes.cancel_transposes", "runtime.train_step"])
+def test_each_package_can_be_imported_first(first):
+    """A program may start with any of them (``from passes import optimize``): graphc's package init
+    registers stage writers in ``passes.debug``, which once failed when ``passes`` came first."""
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", f"import {first}; import graphc, passes, runtime"],
+                         capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-1500:]
