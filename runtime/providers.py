@@ -72,6 +72,21 @@ def session_options(device: str, threads: int | None = None, level: str = "all")
     return so
 
 
+def _probe(op: str, inputs: list, x: np.ndarray, domain: str = "") -> np.ndarray:
+    """Runs one ``op`` node reading the float32 input ``x`` (under the names ``inputs``) in a
+    one-thread graphc session on the CPU, unoptimized: what this machine's onnxruntime does."""
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node(op, inputs, ["y"], domain=domain)], f"{op}_probe",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape))],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    opsets = [helper.make_opsetid("", 17)] + ([helper.make_opsetid(domain, 1)] if domain else [])
+    model = helper.make_model(graph, opset_imports=opsets, ir_version=8)
+    sess = ort.InferenceSession(model.SerializeToString(), session_options("cpu", threads=1, level="disable"),
+                                providers=["CPUExecutionProvider"])
+    return sess.run(None, {"x": x})[0]
+
+
 _DENORMALS_CHECKED: set = set()
 
 
@@ -90,16 +105,8 @@ def warn_if_denormals_computed(device: str) -> None:
     if device != "cpu" or key in _DENORMALS_CHECKED:
         return
     _DENORMALS_CHECKED.add(key)
-    from onnx import TensorProto, helper
-
-    graph = helper.make_graph([helper.make_node("Mul", ["x", "x"], ["y"])], "denormal_probe",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
-    sess = ort.InferenceSession(model.SerializeToString(), session_options("cpu", threads=1, level="disable"),
-                                providers=["CPUExecutionProvider"])
     # 1e-20 squared is 1e-40, a denormal: 0 when flushed
-    if sess.run(None, {"x": np.array([1e-20], np.float32)})[0][0] != 0:
+    if _probe("Mul", ["x", "x"], np.array([1e-20], np.float32))[0] != 0:
         warnings.warn(
             "onnxruntime computes denormal numbers on this thread: an onnxruntime session created before "
             "graphc's first one, without the session option 'session.set_denormal_as_zero', decided that for "
@@ -119,17 +126,9 @@ def nchwc_block_size() -> int:
     """
     if os.environ.get("GRAPHC_NCHWC", "1").strip().lower() in ("0", "false", "off", "no"):
         return 0
-    from onnx import TensorProto, helper
-
-    graph = helper.make_graph([helper.make_node("ReorderInput", ["x"], ["y"], domain="com.microsoft.nchwc")], "probe",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 1, 1])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
-                                                    helper.make_opsetid("com.microsoft.nchwc", 1)], ir_version=8)
     try:
-        so = session_options("cpu", threads=1, level="disable")
-        sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
-        block = int(sess.run(None, {"x": np.zeros((1, 4, 1, 1), np.float32)})[0].shape[1])
+        block = int(_probe("ReorderInput", ["x"], np.zeros((1, 4, 1, 1), np.float32),
+                           domain="com.microsoft.nchwc").shape[1])
     except Exception:  # an onnxruntime build without the NCHWc kernels
         return 0
     if block < 8 or block & (block - 1):

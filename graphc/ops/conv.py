@@ -484,21 +484,21 @@ def conv_weight_grad_taps(x, dy, w, strides, pads, dilations, layout: str):
     rows = reshape(xt, (-1, hp * wp, c))
     taps = [np.add.outer(np.arange(i * dilations[0], i * dilations[0] + strides[0] * oh, strides[0]) * wp,
                          np.arange(j * dilations[1], j * dilations[1] + strides[1] * ow, strides[1])).reshape(-1)
-            for i in range(kh) for j in range(kw)]                      # row numbers of each tap
+            .astype(np.int64) for i in range(kh) for j in range(kw)]    # row numbers of each tap
     const = current_builder().constant
     if layout == "per_sample":
         dy_t = reshape(dy, (-1, m, oh * ow))                             # (N, M, OH*OW)
-        products = [reduce_sum(matmul(dy_t, gather(rows, const(at.astype(np.int64)), axis=1)), (0,), keepdims=True)
+        products = [reduce_sum(matmul(dy_t, gather(rows, const(at), axis=1)), (0,), keepdims=True)
                     for at in taps]                                      # each (1, M, C)
     else:
         dy_t = reshape(transpose(dy, (0, 2, 3, 1)), (-1, m))             # (K, M)
         if layout == "patches":
-            at = np.stack(taps, 1).astype(np.int64)                      # (OH*OW, KH*KW)
+            at = np.stack(taps, 1)                                       # (OH*OW, KH*KW)
             patches = reshape(gather(rows, const(at), axis=1), (-1, kh * kw * c))
             dw = transpose(matmul(transpose(patches, (1, 0)), dy_t), (1, 0))  # (M, KH*KW*C)
             return reshape(transpose(reshape(dw, (m, kh * kw, c)), (0, 2, 1)), (m, c, kh, kw))
         dy_t = transpose(dy_t, (1, 0))                                   # (M, K)
-        products = [unsqueeze(matmul(dy_t, reshape(gather(rows, const(at.astype(np.int64)), axis=1), (-1, c))), (0,))
+        products = [unsqueeze(matmul(dy_t, reshape(gather(rows, const(at), axis=1), (-1, c))), (0,))
                     for at in taps]                                      # each (1, M, C)
     dw = concat(products, 0) if len(products) > 1 else products[0]
     return transpose(reshape(dw, (kh, kw, m, c)), (2, 3, 0, 1))
